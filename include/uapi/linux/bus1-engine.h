@@ -107,7 +107,12 @@
  * caller was killed while waiting: the item goes back to the head of the
  * queue, unchanged, and PEER_STATE is sent if that makes the peer readable).
  * RECV_DONE is queued before the peer can issue its next request, so the
- * engine never sees a second RECV while an item is lent. A peer released
+ * engine never sees a second RECV while an item is lent. With commit = 0
+ * the module also marks the peer readable itself, at once: the item is
+ * back at the head as soon as the engine reads the RECV_DONE, nothing of
+ * that peer can overtake it, and poll() must not miss it in between. Any
+ * PEER_STATE the loan caused came no later than the reply, so no stale
+ * record can undo this. A peer released
  * with an item lent discards it like the rest of its queue.
  * The alternative, the module checking the application's buffers before
  * asking, cannot close the race with another thread unmapping them, and
