@@ -1,0 +1,756 @@
+// SPDX-License-Identifier: GPL-2.0
+/**
+ * DOC: peers
+ *
+ * Every open file description of /dev/bus1 is one peer. The module knows
+ * little about it: its ID (from a module-wide counter), the engine
+ * generation it lives under, whether the engine last said it is readable,
+ * and whether it is busy. Everything else is the engine's.
+ *
+ * A peer makes one request at a time. Each ioctl copies its arguments into
+ * a request, becomes the peer's single busy holder (waiting killably for a
+ * previous holder), queues the request, waits killably for the reply and
+ * copies the result out to the caller's memory. The busy state ends only
+ * when the request is settled: by the caller after its copy-out, or, if
+ * the caller was killed, by whoever ended the request. Settling queues the
+ * RECV_DONE a successful RECV owes, and the PEER_RELEASE of a peer closed
+ * while busy, before the next request of the peer can be queued; so the
+ * engine sees a peer's records in order, PEER_NEW first and PEER_RELEASE
+ * last.
+ *
+ * The PEER_RELEASE and RECV_DONE records are allocated with the peer, so
+ * neither close() nor the reply path ever fails for lack of memory. One
+ * RECV_DONE record suffices: it is queued before the next request of the
+ * peer, and the engine reads records in queue order, so it has been read
+ * before any later RECV can be answered and need it again.
+ *
+ * Live peers are kept in an xarray by ID, so PEER_STATE records can find
+ * them; a record for an unknown ID is ignored.
+ */
+
+#include <linux/build_bug.h>
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+#include <linux/bus1.h>
+#include <linux/bus1-engine.h>
+#include "engine.h"
+#include "peer.h"
+#include "request.h"
+
+/* Peer IDs are xarray indices. */
+static_assert(sizeof(unsigned long) == sizeof(u64));
+
+/**
+ * struct bus1_peer - one open /dev/bus1
+ * @ref:		reference count; the file holds one, every two-way
+ *			request one.
+ * @id:			the peer's ID, fixed.
+ * @gen:		generation of the engine the peer lives under, fixed.
+ * @readable:		the engine's last PEER_STATE; READ_ONCE/WRITE_ONCE,
+ *			changed under the xa_lock of the peer table.
+ * @waitq:		poll() waiters.
+ * @lock:		protects @busy, @closed, @created, @release_queued.
+ * @busy:		a request of the peer is in flight or unsettled.
+ * @closed:		the file was released, or the open was abandoned.
+ * @created:		the engine accepted PEER_NEW.
+ * @release_queued:	PEER_RELEASE was handed to the engine connection.
+ * @busy_wq:		callers waiting for @busy to clear.
+ * @release_req:	the preallocated PEER_RELEASE.
+ * @done_req:		the preallocated RECV_DONE.
+ */
+struct bus1_peer {
+	struct kref ref;
+	u64 id;
+	u64 gen;
+	bool readable;
+	wait_queue_head_t waitq;
+	spinlock_t lock; /* protects the busy state */
+	bool busy;
+	bool closed;
+	bool created;
+	bool release_queued;
+	wait_queue_head_t busy_wq;
+	struct bus1_request *release_req;
+	struct bus1_request *done_req;
+};
+
+static DEFINE_XARRAY(bus1_peers);
+static atomic64_t bus1_peer_ids = ATOMIC64_INIT(0);
+
+static void bus1_peer_free(struct kref *ref)
+{
+	struct bus1_peer *peer = container_of(ref, struct bus1_peer, ref);
+
+	xa_erase(&bus1_peers, peer->id);
+	bus1_request_put(peer->done_req);
+	bus1_request_put(peer->release_req);
+	kfree(peer);
+}
+
+/**
+ * bus1_peer_put() - drop a reference
+ * @peer:	the peer, or NULL.
+ */
+void bus1_peer_put(struct bus1_peer *peer)
+{
+	if (peer)
+		kref_put(&peer->ref, bus1_peer_free);
+}
+
+static struct bus1_peer *bus1_peer_new(void)
+{
+	struct bus1_peer *peer;
+	int r;
+
+	peer = kzalloc(sizeof(*peer), GFP_KERNEL_ACCOUNT);
+	if (!peer)
+		return ERR_PTR(-ENOMEM);
+
+	kref_init(&peer->ref);
+	init_waitqueue_head(&peer->waitq);
+	spin_lock_init(&peer->lock);
+	init_waitqueue_head(&peer->busy_wq);
+
+	r = bus1_engine_gen(&peer->gen);
+	if (r)
+		goto err_free;
+
+	peer->id = atomic64_inc_return(&bus1_peer_ids);
+	peer->release_req = bus1_request_new(BUS1_ENGINE_PEER_RELEASE,
+					     peer->id, 0);
+	peer->done_req = bus1_request_new(BUS1_ENGINE_RECV_DONE, peer->id,
+					  sizeof(struct bus1_engine_recv_done));
+	if (!peer->release_req || !peer->done_req) {
+		r = -ENOMEM;
+		goto err_reqs;
+	}
+
+	r = xa_insert(&bus1_peers, peer->id, peer, GFP_KERNEL_ACCOUNT);
+	if (r)
+		goto err_reqs;
+
+	return peer;
+
+err_reqs:
+	bus1_request_put(peer->done_req);
+	bus1_request_put(peer->release_req);
+err_free:
+	kfree(peer);
+	return ERR_PTR(r);
+}
+
+static struct bus1_request *bus1_peer_request(struct bus1_peer *peer,
+					      u16 type, size_t payload_size)
+{
+	struct bus1_request *req;
+
+	req = bus1_request_new(type, peer->id, payload_size);
+	if (req) {
+		kref_get(&peer->ref);
+		req->peer = peer;
+	}
+	return req;
+}
+
+static void bus1_peer_queue_release(struct bus1_peer *peer)
+{
+	/* Refused only if the engine is gone, which released the peer. */
+	bus1_engine_queue(peer->release_req, peer->gen);
+}
+
+static bool bus1_peer_try_acquire(struct bus1_peer *peer)
+{
+	bool r;
+
+	spin_lock(&peer->lock);
+	r = !peer->busy;
+	peer->busy = true;
+	spin_unlock(&peer->lock);
+	return r;
+}
+
+static void bus1_peer_unbusy(struct bus1_peer *peer)
+{
+	bool release;
+
+	spin_lock(&peer->lock);
+	peer->busy = false;
+	release = peer->closed && peer->created && !peer->release_queued;
+	if (release)
+		peer->release_queued = true;
+	spin_unlock(&peer->lock);
+
+	if (release)
+		bus1_peer_queue_release(peer);
+	wake_up(&peer->busy_wq);
+}
+
+/* The file is gone: PEER_RELEASE now, or when the peer is settled. */
+static void bus1_peer_close(struct bus1_peer *peer)
+{
+	bool release;
+
+	spin_lock(&peer->lock);
+	peer->closed = true;
+	release = !peer->busy && peer->created && !peer->release_queued;
+	if (release)
+		peer->release_queued = true;
+	spin_unlock(&peer->lock);
+
+	if (release)
+		bus1_peer_queue_release(peer);
+}
+
+/*
+ * An item put back with RECV_DONE commit 0 is at the head of the queue
+ * again, so the peer is readable as soon as the failed RECV returns. The
+ * engine says so too, but only once it has read the RECV_DONE; until then
+ * poll() would miss an item a RECV would get. Any PEER_STATE the lend
+ * caused was written no later than the RECV's reply, so it cannot
+ * overwrite this with a stale value.
+ */
+static void bus1_peer_readable(struct bus1_peer *peer)
+{
+	xa_lock(&bus1_peers);
+	WRITE_ONCE(peer->readable, true);
+	wake_up_interruptible_all(&peer->waitq);
+	xa_unlock(&bus1_peers);
+}
+
+/**
+ * bus1_peer_settle() - finish a request of a peer
+ * @peer:	the peer that made @req.
+ * @req:	the request, ended.
+ * @delivered:	RECV: the item reached the application.
+ *
+ * Queues what the request leaves owed (RECV_DONE after a successful RECV)
+ * and ends the peer's busy state, which may queue a PEER_RELEASE that
+ * waited for it. Called by the caller after its copy-out, or by
+ * bus1_request_end() for an abandoned request. Never fails.
+ */
+void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req,
+		      bool delivered)
+{
+	struct bus1_engine_recv_done *done;
+
+	if (!req->error && req->type == BUS1_ENGINE_RECV) {
+		bus1_request_reset(peer->done_req);
+		done = bus1_request_payload(peer->done_req);
+		done->recv_seq = req->seq;
+		done->commit = delivered;
+		if (!bus1_engine_queue(peer->done_req, peer->gen) && !delivered)
+			bus1_peer_readable(peer);
+	} else if (!req->error && req->type == BUS1_ENGINE_PEER_NEW) {
+		spin_lock(&peer->lock);
+		peer->created = true;
+		spin_unlock(&peer->lock);
+	}
+	bus1_peer_unbusy(peer);
+}
+
+/*
+ * Make @req, wait for the answer. Return -EINTR if the caller was killed
+ * (before the request was queued, or abandoning it); otherwise the request
+ * has ended, the result is in @req, and the caller must settle it.
+ */
+static int bus1_peer_call(struct bus1_peer *peer, struct bus1_request *req)
+{
+	int r;
+
+	if (wait_event_killable(peer->busy_wq, bus1_peer_try_acquire(peer)))
+		return -EINTR;
+
+	r = bus1_engine_queue(req, peer->gen);
+	if (r) {
+		bus1_request_end(req, r, NULL, 0);
+		return 0;
+	}
+	return bus1_request_wait(req);
+}
+
+/**
+ * bus1_peer_set_readable() - apply a PEER_STATE record
+ * @id:		the peer ID the engine named.
+ * @gen:	the engine's generation.
+ * @readable:	the new state.
+ *
+ * Unknown peers (closed, or never created) are ignored, as are peers of
+ * another engine: the record may have crossed a PEER_RELEASE.
+ */
+void bus1_peer_set_readable(u64 id, u64 gen, bool readable)
+{
+	struct bus1_peer *peer;
+
+	xa_lock(&bus1_peers);
+	peer = xa_load(&bus1_peers, id);
+	if (peer && peer->gen == gen && READ_ONCE(peer->readable) != readable) {
+		WRITE_ONCE(peer->readable, readable);
+		wake_up_interruptible_all(&peer->waitq);
+	}
+	xa_unlock(&bus1_peers);
+}
+
+/**
+ * bus1_peer_wake_all() - wake every peer of a gone engine
+ * @gen:	generation of the engine.
+ */
+void bus1_peer_wake_all(u64 gen)
+{
+	struct bus1_peer *peer;
+	unsigned long id;
+
+	xa_lock(&bus1_peers);
+	xa_for_each(&bus1_peers, id, peer)
+		if (peer->gen == gen)
+			wake_up_interruptible_all(&peer->waitq);
+	xa_unlock(&bus1_peers);
+}
+
+/**
+ * bus1_peer_exit() - release the peer table at module unload
+ *
+ * Every file holding a peer pins the module, and so does the control file
+ * holding the requests that pin peers, so the table is empty here.
+ */
+void bus1_peer_exit(void)
+{
+	xa_destroy(&bus1_peers);
+}
+
+static int bus1_peer_open(struct inode *inode, struct file *file)
+{
+	struct bus1_engine_peer_new *pn;
+	struct bus1_request *req;
+	struct bus1_peer *peer;
+	int r;
+
+	peer = bus1_peer_new();
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+
+	req = bus1_peer_request(peer, BUS1_ENGINE_PEER_NEW, sizeof(*pn));
+	if (!req) {
+		r = -ENOMEM;
+		goto out;
+	}
+	pn = bus1_request_payload(req);
+	pn->uid = from_kuid_munged(&init_user_ns, file->f_cred->euid);
+	pn->pid = task_tgid_nr(current);
+
+	r = bus1_peer_call(peer, req);
+	if (r) {
+		/* Abandoned: PEER_RELEASE follows if PEER_NEW succeeds. */
+		bus1_peer_close(peer);
+		goto out;
+	}
+	r = req->error;
+	bus1_peer_settle(peer, req, true);
+	if (r) {
+		/* The engine vanished while asked: as if it never was. */
+		if (r == -ENOTCONN)
+			r = -ENXIO;
+		goto out;
+	}
+
+	file->private_data = peer;
+	peer = NULL;
+	r = stream_open(inode, file);
+out:
+	bus1_request_put(req);
+	bus1_peer_put(peer);
+	return r;
+}
+
+static int bus1_peer_release(struct inode *inode, struct file *file)
+{
+	struct bus1_peer *peer = file->private_data;
+
+	bus1_peer_close(peer);
+	bus1_peer_put(peer);
+	return 0;
+}
+
+static __poll_t bus1_peer_poll(struct file *file, poll_table *wait)
+{
+	struct bus1_peer *peer = file->private_data;
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+	poll_wait(file, &peer->waitq, wait);
+	if (!bus1_engine_alive(peer->gen))
+		mask |= EPOLLERR | EPOLLHUP;
+	else if (READ_ONCE(peer->readable))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+/*
+ * The engine is asked only after this probe of the caller's output arrays
+ * succeeded. It does not write (fault_in_writeable() would write zeros);
+ * it makes a later copy-out failure, which would leave the operation done
+ * on the bus but unreported, unlikely but not impossible (another thread
+ * may unmap the memory meanwhile).
+ */
+static int bus1_peer_probe(u64 ptr, size_t size)
+{
+	if (fault_in_safe_writeable(u64_to_user_ptr(ptr), size))
+		return -EFAULT;
+	return 0;
+}
+
+static int bus1_peer_transfer(struct bus1_peer *peer, void __user *arg)
+{
+	struct bus1_engine_transfer *t;
+	struct bus1_cmd_transfer cmd;
+	struct bus1_request *req = NULL;
+	struct file *to_file = NULL;
+	struct bus1_peer *to;
+	u64 to_id = peer->id;
+	size_t size;
+	int r;
+
+	if (copy_from_user(&cmd, arg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.n_transfers > bus1_max_items)
+		return -EINVAL;
+	size = cmd.n_transfers * sizeof(struct bus1_transfer);
+
+	if (cmd.to != BUS1_INVALID) {
+		if (cmd.to > INT_MAX)
+			return -EBADF;
+		/* Held until the reply, so its PEER_RELEASE comes after. */
+		to_file = fget(cmd.to);
+		if (!to_file)
+			return -EBADF;
+		if (to_file->f_op != &bus1_peer_fops) {
+			r = -EOPNOTSUPP;
+			goto out;
+		}
+		to = to_file->private_data;
+		if (to->gen != peer->gen || !bus1_engine_alive(to->gen)) {
+			r = -ENOTCONN;
+			goto out;
+		}
+		to_id = to->id;
+	}
+
+	req = bus1_peer_request(peer, BUS1_ENGINE_TRANSFER, sizeof(*t) + size);
+	if (!req) {
+		r = -ENOMEM;
+		goto out;
+	}
+	req->n = cmd.n_transfers;
+	t = bus1_request_payload(req);
+	t->flags = cmd.flags;
+	t->to_peer = to_id;
+	t->n = cmd.n_transfers;
+	if (copy_from_user(t + 1, u64_to_user_ptr(cmd.ptr_src), size)) {
+		r = -EFAULT;
+		goto out;
+	}
+	r = bus1_peer_probe(cmd.ptr_src, size) ?:
+	    bus1_peer_probe(cmd.ptr_dst, size);
+	if (r)
+		goto out;
+
+	r = bus1_peer_call(peer, req);
+	if (r)
+		goto out;
+	r = req->error;
+	if (!r && (copy_to_user(u64_to_user_ptr(cmd.ptr_src), req->reply,
+				size) ||
+		   copy_to_user(u64_to_user_ptr(cmd.ptr_dst),
+				(u8 *)req->reply + size, size)))
+		r = -EFAULT;
+	bus1_peer_settle(peer, req, true);
+out:
+	bus1_request_put(req);
+	if (to_file)
+		fput(to_file);
+	return r;
+}
+
+static int bus1_peer_release_ids(struct bus1_peer *peer, void __user *arg)
+{
+	struct bus1_engine_release *rel;
+	struct bus1_cmd_release cmd;
+	struct bus1_request *req;
+	size_t size;
+	int r;
+
+	if (copy_from_user(&cmd, arg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.n_ids > bus1_max_items)
+		return -EINVAL;
+	size = cmd.n_ids * sizeof(u64);
+
+	req = bus1_peer_request(peer, BUS1_ENGINE_RELEASE, sizeof(*rel) + size);
+	if (!req)
+		return -ENOMEM;
+	rel = bus1_request_payload(req);
+	rel->flags = cmd.flags;
+	rel->n_ids = cmd.n_ids;
+	if (copy_from_user(rel + 1, u64_to_user_ptr(cmd.ptr_ids), size)) {
+		r = -EFAULT;
+		goto out;
+	}
+
+	r = bus1_peer_call(peer, req);
+	if (r)
+		goto out;
+	r = req->error;
+	bus1_peer_settle(peer, req, true);
+out:
+	bus1_request_put(req);
+	return r;
+}
+
+/* Gather exactly the first @msg->n_data bytes of the iovecs into @data. */
+static int bus1_peer_gather(const struct bus1_message *msg, void *data)
+{
+	struct iovec iovstack[UIO_FASTIOV], *iov = iovstack;
+	struct iov_iter iter;
+	ssize_t len;
+	int r = 0;
+
+	if (!msg->n_data)
+		return 0;
+	if (!msg->n_data_vecs)
+		return -EMSGSIZE;
+
+	len = import_iovec(ITER_SOURCE, u64_to_user_ptr(msg->ptr_data_vecs),
+			   msg->n_data_vecs, UIO_FASTIOV, &iov, &iter);
+	if (len < 0)
+		return len;
+	if ((u64)len < msg->n_data)
+		r = -EMSGSIZE;
+	else if (copy_from_iter(data, msg->n_data, &iter) != msg->n_data)
+		r = -EFAULT;
+	kfree(iov);
+	return r;
+}
+
+static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
+{
+	size_t n_dst, n_tr, size;
+	struct bus1_engine_send *s;
+	struct bus1_request *req;
+	struct bus1_cmd_send cmd;
+	struct bus1_message msg;
+	u8 *p;
+	int r;
+
+	if (copy_from_user(&cmd, arg, sizeof(cmd)) ||
+	    copy_from_user(&msg, u64_to_user_ptr(cmd.ptr_message),
+			   sizeof(msg)))
+		return -EFAULT;
+	if (cmd.n_destinations > bus1_max_items ||
+	    msg.n_transfers > bus1_max_items ||
+	    msg.n_data_vecs > UIO_MAXIOV)
+		return -EINVAL;
+	if (msg.n_data > bus1_max_data)
+		return -EMSGSIZE;
+
+	n_dst = cmd.n_destinations * sizeof(u64);
+	n_tr = msg.n_transfers * sizeof(struct bus1_transfer);
+	size = sizeof(*s) + n_dst + n_tr + round_up(msg.n_data, 8);
+	req = bus1_peer_request(peer, BUS1_ENGINE_SEND, size);
+	if (!req)
+		return -ENOMEM;
+	req->n = cmd.n_destinations;
+	s = bus1_request_payload(req);
+	s->flags = cmd.flags;
+	s->msg_flags = msg.flags;
+	s->msg_type = msg.type;
+	s->n_destinations = cmd.n_destinations;
+	s->n_transfers = msg.n_transfers;
+	s->n_data = msg.n_data;
+	p = (u8 *)(s + 1);
+	if (copy_from_user(p, u64_to_user_ptr(cmd.ptr_destinations), n_dst) ||
+	    copy_from_user(p + n_dst, u64_to_user_ptr(msg.ptr_transfers),
+			   n_tr)) {
+		r = -EFAULT;
+		goto out;
+	}
+	r = bus1_peer_gather(&msg, p + n_dst + n_tr) ?:
+	    bus1_peer_probe(cmd.ptr_errors, cmd.n_destinations * sizeof(s32));
+	if (r)
+		goto out;
+
+	r = bus1_peer_call(peer, req);
+	if (r)
+		goto out;
+	r = req->error;
+	if (!r && copy_to_user(u64_to_user_ptr(cmd.ptr_errors), req->reply,
+			       cmd.n_destinations * sizeof(s32)))
+		r = -EFAULT;
+	bus1_peer_settle(peer, req, true);
+out:
+	bus1_request_put(req);
+	return r;
+}
+
+/* Copy a lent item out; any failure means it was not delivered. */
+static int bus1_peer_deliver(const struct bus1_request *req,
+			     const struct bus1_cmd_recv *cmd,
+			     const struct bus1_message *msg,
+			     struct bus1_message __user *umsg,
+			     struct iov_iter *iter)
+{
+	const struct bus1_engine_recv_reply *rr = req->reply;
+	struct bus1_transfer __user *ut;
+	struct bus1_transfer t = {};
+	struct bus1_metadata meta = {
+		.id = rr->id,
+		.account = rr->account,
+	};
+	const u64 *ids = (const u64 *)(rr + 1);
+	u64 i;
+
+	ut = u64_to_user_ptr(msg->ptr_transfers);
+	for (i = 0; i < rr->n_transfers; ++i) {
+		t.id = ids[i];
+		if (copy_to_user(ut + i, &t, sizeof(t)))
+			return -EFAULT;
+	}
+	if (rr->n_data &&
+	    copy_to_iter(ids + rr->n_transfers, rr->n_data, iter) !=
+	    rr->n_data)
+		return -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(cmd->ptr_metadata), &meta,
+			 sizeof(meta)) ||
+	    put_user(rr->type, &umsg->type) ||
+	    put_user(rr->n_transfers, &umsg->n_transfers) ||
+	    put_user(rr->n_data, &umsg->n_data))
+		return -EFAULT;
+	return 0;
+}
+
+static int bus1_peer_recv(struct bus1_peer *peer, void __user *arg)
+{
+	struct iovec iovstack[UIO_FASTIOV], *iov = NULL;
+	const struct bus1_engine_recv_reply *rr;
+	struct bus1_message __user *umsg;
+	struct bus1_request *req = NULL;
+	struct bus1_engine_recv *rv;
+	struct bus1_cmd_recv cmd;
+	struct bus1_message msg;
+	struct iov_iter iter;
+	ssize_t len = 0;
+	bool delivered;
+	int r;
+
+	if (copy_from_user(&cmd, arg, sizeof(cmd)))
+		return -EFAULT;
+	umsg = u64_to_user_ptr(cmd.ptr_message);
+	if (copy_from_user(&msg, umsg, sizeof(msg)))
+		return -EFAULT;
+	if (msg.n_data_vecs > UIO_MAXIOV)
+		return -EINVAL;
+
+	if (msg.n_data_vecs) {
+		/* On success, iov is NULL or what import_iovec() allocated. */
+		iov = iovstack;
+		len = import_iovec(ITER_DEST,
+				   u64_to_user_ptr(msg.ptr_data_vecs),
+				   msg.n_data_vecs, UIO_FASTIOV, &iov, &iter);
+		if (len < 0)
+			return len;
+	} else {
+		iov_iter_kvec(&iter, ITER_DEST, NULL, 0, 0);
+	}
+
+	req = bus1_peer_request(peer, BUS1_ENGINE_RECV, sizeof(*rv));
+	if (!req) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/*
+	 * No item can carry more than max_items transfers, so a larger
+	 * capacity is capped; this also bounds the reply.
+	 */
+	req->max_transfers = min_t(u64, msg.n_transfers, bus1_max_items);
+	req->max_data = min_t(u64, msg.n_data, bus1_max_data);
+	rv = bus1_request_payload(req);
+	rv->flags = cmd.flags;
+	rv->msg_flags = msg.flags;
+	rv->msg_type = msg.type;
+	rv->max_transfers = req->max_transfers;
+	rv->max_data = req->max_data;
+	if ((u64)len < msg.n_data)
+		rv->recv_flags |= BUS1_ENGINE_RECV_SHORT_IOVEC;
+
+	r = bus1_peer_call(peer, req);
+	if (r)
+		goto out;
+
+	r = req->error;
+	rr = req->reply;
+	delivered = false;
+	if (r == -EMSGSIZE) {
+		if (put_user(rr->n_data, &umsg->n_data) ||
+		    put_user(rr->n_transfers, &umsg->n_transfers))
+			r = -EFAULT;
+	} else if (!r) {
+		r = bus1_peer_deliver(req, &cmd, &msg, umsg, &iter);
+		delivered = !r;
+	}
+	bus1_peer_settle(peer, req, delivered);
+out:
+	bus1_request_put(req);
+	kfree(iov);
+	return r;
+}
+
+static long bus1_peer_ioctl(struct file *file, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct bus1_peer *peer = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case BUS1_CMD_TRANSFER:
+	case BUS1_CMD_RELEASE:
+	case BUS1_CMD_SEND:
+	case BUS1_CMD_RECV:
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	if (!bus1_engine_alive(peer->gen))
+		return -ENOTCONN;
+
+	switch (cmd) {
+	case BUS1_CMD_TRANSFER:
+		return bus1_peer_transfer(peer, uarg);
+	case BUS1_CMD_RELEASE:
+		return bus1_peer_release_ids(peer, uarg);
+	case BUS1_CMD_SEND:
+		return bus1_peer_send(peer, uarg);
+	default:
+		return bus1_peer_recv(peer, uarg);
+	}
+}
+
+const struct file_operations bus1_peer_fops = {
+	.owner		= THIS_MODULE,
+	.open		= bus1_peer_open,
+	.release	= bus1_peer_release,
+	.poll		= bus1_peer_poll,
+	.unlocked_ioctl	= bus1_peer_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
