@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+/*
+ * Bus: peers by ID and readable-state tracking.
+ *
+ * Queue operations mark their peer dirty; after each request the
+ * dispatcher flushes the dirty set and reports every peer whose readable
+ * state differs from what it last reported. The set is a list in order of
+ * first change, so the output does not depend on addresses, and the cost
+ * is proportional to the peers a request touched, not to the bus.
+ */
+
+#include <errno.h>
+#include "bus.h"
+#include "peer.h"
+
+int peer_compare(Peer *a, Peer *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_GENERATE(PeerTree, Peer, rb, peer_compare)
+
+void bus_init(Bus *bus)
+{
+	RB_INIT(&bus->peers);
+	bus->n_peers = 0;
+	TAILQ_INIT(&bus->dirty);
+}
+
+void bus_deinit(Bus *bus)
+{
+	Peer *peer;
+
+	while ((peer = RB_MIN(PeerTree, &bus->peers)))
+		bus_release_peer(bus, peer);
+}
+
+Peer *bus_find_peer(Bus *bus, uint64_t id)
+{
+	Peer key = { .id = id };
+
+	return RB_FIND(PeerTree, &bus->peers, &key);
+}
+
+/* Return: 0, -EEXIST if @id is taken, or -ENOMEM. */
+int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid)
+{
+	Peer *peer;
+
+	if (bus_find_peer(bus, id))
+		return -EEXIST;
+
+	peer = peer_new(bus, id, uid);
+	if (!peer)
+		return -ENOMEM;
+
+	RB_INSERT(PeerTree, &bus->peers, peer);
+	++bus->n_peers;
+	return 0;
+}
+
+/**
+ * bus_release_peer() - close a peer and free it
+ * @bus:	the bus
+ * @peer:	the peer to release
+ *
+ * Releases the peer's nodes, then its handles, then discards its queue
+ * (see peer_disconnect()), and forgets it. No readable state is reported
+ * for it afterwards.
+ */
+void bus_release_peer(Bus *bus, Peer *peer)
+{
+	peer_disconnect(peer);
+	if (peer->dirty) {
+		TAILQ_REMOVE(&bus->dirty, peer, dirty_link);
+		peer->dirty = false;
+	}
+	RB_REMOVE(PeerTree, &bus->peers, peer);
+	--bus->n_peers;
+	peer_free(peer);
+}
+
+void bus_mark_dirty(Bus *bus, Peer *peer)
+{
+	if (peer->dirty)
+		return;
+	peer->dirty = true;
+	TAILQ_INSERT_TAIL(&bus->dirty, peer, dirty_link);
+}
+
+void bus_flush_states(Bus *bus, BusStateFn fn, void *userdata)
+{
+	Peer *peer;
+	bool readable;
+
+	while ((peer = TAILQ_FIRST(&bus->dirty))) {
+		TAILQ_REMOVE(&bus->dirty, peer, dirty_link);
+		peer->dirty = false;
+		readable = peer->n_queued > 0;
+		if (readable != peer->readable_reported) {
+			peer->readable_reported = readable;
+			fn(userdata, peer->id, readable);
+		}
+	}
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+/*
+ * Message: one receiver's copy of a user message.
+ *
+ * A message is linked both in its receiver's queue and in its destination
+ * node, so releasing the node drops exactly its messages. Discarding a
+ * message releases the handles it carries (possibly the last handle of
+ * some node); delivering it maps them in the receiver.
+ */
+
+#include <string.h>
+#include "alloc.h"
+#include "handle.h"
+#include "message.h"
+#include "node.h"
+#include "queue.h"
+
+Payload *payload_new(uint64_t account, const void *data, size_t n_data)
+{
+	Payload *payload;
+
+	if (n_data > SIZE_MAX - sizeof(*payload))
+		return NULL;
+
+	payload = core_malloc(sizeof(*payload) + n_data);
+	if (!payload)
+		return NULL;
+
+	payload->n_refs = 1;
+	payload->account = account;
+	payload->n_data = n_data;
+	if (n_data)
+		memcpy(payload->data, data, n_data);
+	return payload;
+}
+
+Payload *payload_unref(Payload *payload)
+{
+	if (payload && !--payload->n_refs)
+		core_free(payload);
+	return NULL;
+}
+
+Message *message_new(size_t n_handles)
+{
+	Message *message;
+
+	if (n_handles > (SIZE_MAX - sizeof(*message)) / sizeof(Handle *))
+		return NULL;
+
+	message = core_calloc(1, sizeof(*message) + n_handles * sizeof(Handle *));
+	if (!message)
+		return NULL;
+
+	item_init(&message->item, ITEM_USER);
+	message->n_handles = n_handles;
+	return message;
+}
+
+/* Free the message itself; its handles must have been released or mapped. */
+Message *message_free(Message *message)
+{
+	if (!message)
+		return NULL;
+
+	payload_unref(message->payload);
+	core_free(message);
+	return NULL;
+}
+
+void message_attach(Message *message, Node *node, Payload *payload)
+{
+	message->node = node;
+	message->payload = payload;
+	++payload->n_refs;
+	TAILQ_INSERT_TAIL(&node->messages, message, node_link);
+	queue_push(node->owner, &message->item);
+}
+
+void message_discard(Message *message)
+{
+	size_t i;
+
+	queue_remove(message->node->owner, &message->item);
+	TAILQ_REMOVE(&message->node->messages, message, node_link);
+	for (i = 0; i < message->n_handles; ++i)
+		handle_release(message->handles[i]);
+	message_free(message);
+}
+
+/* The lent message reached its receiver: its handles become visible. */
+void message_deliver(Message *message)
+{
+	size_t i;
+
+	queue_remove(message->node->owner, &message->item);
+	TAILQ_REMOVE(&message->node->messages, message, node_link);
+	for (i = 0; i < message->n_handles; ++i)
+		handle_map(message->handles[i]);
+	message_free(message);
+}

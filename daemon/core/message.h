@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * A user message is one queued copy per destination; the payload is shared
+ * by all copies of one multicast and counted by reference. Each copy owns
+ * the handles it carries into its receiver.
+ */
+
+#include "types.h"
+
+/**
+ * struct Payload - data of one SEND, shared between its copies
+ * @n_refs:	number of messages referring to it
+ * @account:	sender's resource context (UID)
+ * @n_data:	number of bytes in @data
+ * @data:	the bytes
+ */
+struct Payload {
+	size_t n_refs;
+	uint64_t account;
+	size_t n_data;
+	uint8_t data[];
+};
+
+/**
+ * struct Message - one copy of a user message, queued on its receiver
+ * @item:	queue entry in the receiver (the owner of @node)
+ * @node:	destination node, NULL until attached
+ * @node_link:	link in Node.messages
+ * @payload:	shared data
+ * @n_handles:	number of entries in @handles
+ * @handles:	the receiver's new handles, in the order of the transfers
+ */
+struct Message {
+	Item item;
+	Node *node;
+	TAILQ_ENTRY(Message) node_link;
+	Payload *payload;
+	size_t n_handles;
+	Handle *handles[];
+};
+
+Payload *payload_new(uint64_t account, const void *data, size_t n_data);
+Payload *payload_unref(Payload *payload);
+
+Message *message_new(size_t n_handles);
+Message *message_free(Message *message);
+
+void message_attach(Message *message, Node *node, Payload *payload);
+void message_discard(Message *message);
+void message_deliver(Message *message);

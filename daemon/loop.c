@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+/*
+ * The I/O loop: the only code that touches the control device and
+ * liburing.
+ *
+ * One read of the control device is always in flight through the ring
+ * (blocking in the kernel's worker until requests are pending), and one
+ * read of a signalfd for SIGTERM/SIGINT. Each completed read is one batch:
+ * the engine applies it and the loop writes all output with one write,
+ * also through the ring, before the next read is submitted, so replies
+ * and PEER_STATE records leave in the order the engine produced them.
+ *
+ * The kernel rejects malformed engine records: write() then returns the
+ * bytes before the rejected record (or the error if it was the first).
+ * The loop logs and skips that record and writes the rest, so one bad
+ * record never stalls the replies behind it.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <linux/bus1-engine.h>
+#include "log.h"
+#include "loop.h"
+
+enum {
+	LOOP_OP_CONTROL_READ = 1,
+	LOOP_OP_CONTROL_WRITE,
+	LOOP_OP_SIGNAL_READ,
+};
+
+typedef struct Loop {
+	struct io_uring ring;
+	int control_fd;
+	int signal_fd;
+	void *rbuf;
+	size_t n_rbuf;
+	struct signalfd_siginfo siginfo;
+	bool read_pending;
+	bool signal_pending;
+	bool quit;
+} Loop;
+
+static struct io_uring_sqe *loop_sqe(Loop *loop)
+{
+	struct io_uring_sqe *sqe;
+
+	sqe = io_uring_get_sqe(&loop->ring);
+	if (!sqe) {
+		io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	return sqe;
+}
+
+static int loop_submit_read(Loop *loop)
+{
+	struct io_uring_sqe *sqe = loop_sqe(loop);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, loop->control_fd, loop->rbuf, loop->n_rbuf, 0);
+	io_uring_sqe_set_data64(sqe, LOOP_OP_CONTROL_READ);
+	loop->read_pending = true;
+	return 0;
+}
+
+static int loop_submit_signal(Loop *loop)
+{
+	struct io_uring_sqe *sqe = loop_sqe(loop);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, loop->signal_fd, &loop->siginfo,
+			   sizeof(loop->siginfo), 0);
+	io_uring_sqe_set_data64(sqe, LOOP_OP_SIGNAL_READ);
+	loop->signal_pending = true;
+	return 0;
+}
+
+static void loop_handle_signal(Loop *loop, int res)
+{
+	loop->signal_pending = false;
+	if (res == sizeof(loop->siginfo)) {
+		log_msg(LOG_INFO, "caught signal %u, exiting",
+			loop->siginfo.ssi_signo);
+		loop->quit = true;
+	} else {
+		log_msg(LOG_ERR, "signalfd read failed: %s",
+			strerror(res < 0 ? -res : EIO));
+		loop->quit = true;
+	}
+}
+
+/*
+ * Write @len bytes through the ring and wait for the result. A signal
+ * completing meanwhile is recorded, not lost.
+ */
+static int loop_write_once(Loop *loop, const void *data, size_t len)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int r, res;
+
+	sqe = loop_sqe(loop);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_write(sqe, loop->control_fd, data, len, 0);
+	io_uring_sqe_set_data64(sqe, LOOP_OP_CONTROL_WRITE);
+	io_uring_submit(&loop->ring);
+
+	for (;;) {
+		r = io_uring_wait_cqe(&loop->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		res = cqe->res;
+		switch (io_uring_cqe_get_data64(cqe)) {
+		case LOOP_OP_CONTROL_WRITE:
+			io_uring_cqe_seen(&loop->ring, cqe);
+			return res;
+		case LOOP_OP_SIGNAL_READ:
+			io_uring_cqe_seen(&loop->ring, cqe);
+			loop_handle_signal(loop, res);
+			break;
+		default:
+			/* the control read is never in flight while writing */
+			io_uring_cqe_seen(&loop->ring, cqe);
+			log_msg(LOG_ERR, "unexpected completion while writing");
+			break;
+		}
+	}
+}
+
+static int loop_write(Loop *loop, const Outbuf *out)
+{
+	const struct bus1_engine_hdr *hdr;
+	size_t off = 0;
+	int res;
+
+	while (off < out->len) {
+		res = loop_write_once(loop, out->data + off, out->len - off);
+		if (res > 0) {
+			off += res;
+			continue;
+		}
+		if (res == 0 || res == -EBADFD || res == -EBADF || res == -EBUSY)
+			return res ? res : -EIO;
+
+		hdr = (const void *)(out->data + off);
+		log_msg(LOG_ERR,
+			"kernel rejected record type %u seq %llu peer %llu: %s",
+			hdr->type, (unsigned long long)hdr->seq,
+			(unsigned long long)hdr->peer, strerror(-res));
+		off += hdr->size;
+	}
+	return 0;
+}
+
+static int loop_handle_read(Loop *loop, Engine *engine, Outbuf *out, int res)
+{
+	int r;
+
+	loop->read_pending = false;
+	if (res == -EINTR || res == -EAGAIN)
+		return 0;
+	if (res < 0) {
+		log_msg(LOG_ERR, "reading control device: %s", strerror(-res));
+		return res;
+	}
+	if (res == 0) {
+		log_msg(LOG_ERR, "control device returned end of file");
+		return -EPIPE;
+	}
+
+	r = engine_process(engine, loop->rbuf, res, out);
+	if (r < 0) {
+		log_msg(LOG_ERR, "engine: %s", strerror(-r));
+		return r;
+	}
+	r = loop_write(loop, out);
+	outbuf_clear(out);
+	if (r < 0) {
+		log_msg(LOG_ERR, "writing control device: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
+{
+	struct io_uring_cqe *cqe;
+	uint64_t op;
+	int r, res;
+
+	while (!loop->quit) {
+		if (!loop->read_pending && (r = loop_submit_read(loop)))
+			return r;
+		if (!loop->signal_pending && (r = loop_submit_signal(loop)))
+			return r;
+
+		r = io_uring_submit_and_wait(&loop->ring, 1);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+
+		while (!loop->quit && !io_uring_peek_cqe(&loop->ring, &cqe)) {
+			op = io_uring_cqe_get_data64(cqe);
+			res = cqe->res;
+			io_uring_cqe_seen(&loop->ring, cqe);
+			if (op == LOOP_OP_SIGNAL_READ) {
+				loop_handle_signal(loop, res);
+			} else if (op == LOOP_OP_CONTROL_READ) {
+				r = loop_handle_read(loop, engine, out, res);
+				if (r)
+					return r;
+			}
+		}
+	}
+	return 0;
+}
+
+static int loop_attach(Loop *loop, const char *device)
+{
+	struct bus1_engine_attach attach = { .version = BUS1_ENGINE_VERSION };
+
+	loop->control_fd = open(device, O_RDWR | O_CLOEXEC);
+	if (loop->control_fd < 0) {
+		log_msg(LOG_ERR, "cannot open %s: %m", device);
+		return -errno;
+	}
+	if (ioctl(loop->control_fd, BUS1_ENGINE_IOCTL_ATTACH, &attach) < 0) {
+		if (errno == EPROTONOSUPPORT)
+			log_msg(LOG_ERR, "%s speaks protocol %u, bus1d speaks %u",
+				device, attach.version, BUS1_ENGINE_VERSION);
+		else
+			log_msg(LOG_ERR, "cannot attach to %s: %m", device);
+		return -errno;
+	}
+	if (attach.max_record < sizeof(struct bus1_engine_hdr) ||
+	    attach.max_record > SIZE_MAX / 2) {
+		log_msg(LOG_ERR, "%s reports max_record %llu",
+			device, (unsigned long long)attach.max_record);
+		return -EPROTO;
+	}
+
+	loop->n_rbuf = (attach.max_record + 7) & ~(size_t)7;
+	loop->rbuf = aligned_alloc(8, loop->n_rbuf);
+	if (!loop->rbuf)
+		return -ENOMEM;
+
+	log_msg(LOG_INFO, "attached to %s (protocol %u, max_record %llu)",
+		device, attach.version, (unsigned long long)attach.max_record);
+	return 0;
+}
+
+static int loop_signals(Loop *loop)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	loop->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (loop->signal_fd < 0)
+		return -errno;
+	return 0;
+}
+
+/**
+ * loop_run() - serve the control device until SIGTERM/SIGINT
+ * @engine:	the engine to drive
+ * @device:	path of the control device
+ *
+ * Return: 0 after a signal, negative errno on failure.
+ */
+int loop_run(Engine *engine, const char *device)
+{
+	Loop loop = { .control_fd = -1, .signal_fd = -1 };
+	Outbuf out = OUTBUF_NULL;
+	int r;
+
+	r = loop_signals(&loop);
+	if (r < 0) {
+		log_msg(LOG_ERR, "cannot set up signals: %s", strerror(-r));
+		goto exit_fds;
+	}
+	r = io_uring_queue_init(8, &loop.ring, 0);
+	if (r < 0) {
+		log_msg(LOG_ERR, "cannot set up io_uring: %s", strerror(-r));
+		goto exit_fds;
+	}
+	r = loop_attach(&loop, device);
+	if (r < 0)
+		goto exit_ring;
+
+	r = loop_iterate(&loop, engine, &out);
+	if (r < 0)
+		log_msg(LOG_ERR, "loop failed: %s", strerror(-r));
+
+exit_ring:
+	/* cancels the control read still blocked in the kernel */
+	io_uring_queue_exit(&loop.ring);
+exit_fds:
+	outbuf_deinit(&out);
+	free(loop.rbuf);
+	if (loop.control_fd >= 0)
+		close(loop.control_fd);
+	if (loop.signal_fd >= 0)
+		close(loop.signal_fd);
+	return r;
+}

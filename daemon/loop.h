@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+#pragma once
+
+#include "core/engine.h"
+
+int loop_run(Engine *engine, const char *device);
