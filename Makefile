@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later
+#
+# Top-level build: each directory builds itself; this file only orders them
+# and runs the test stages. `make check` and `make demo` install missing
+# Debian packages first (scripts/install-deps.sh). The module is built for
+# the kernel the VM boots (scripts/kver.sh), never for the host's running
+# kernel.
+
+MAKEFLAGS += --no-print-directory
+
+all:
+	kver=$$(scripts/kver.sh) && $(MAKE) -C kmod KVER=$$kver
+	$(MAKE) -C daemon
+	$(MAKE) -C libbus1
+	$(MAKE) -C tests/unit
+	$(MAKE) -C tests/integration
+
+deps:
+	scripts/install-deps.sh
+
+unit:
+	scripts/run-unit.sh
+
+vm-check:
+	scripts/vm-run.sh --timeout 2400 -- scripts/guest-integration.sh
+
+check:
+	$(MAKE) deps
+	$(MAKE) all
+	$(MAKE) check-harness
+	scripts/check.sh
+
+check-harness:
+	scripts/tests/test-scan-kernel-log.sh
+
+vm-check-harness:
+	scripts/tests/test-vm-harness.sh
+
+demo:
+	$(MAKE) deps
+	$(MAKE) all
+	scripts/vm-run.sh -- scripts/guest-demo.sh
+
+clean:
+	for d in kmod daemon libbus1 tests/unit tests/integration; do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean || exit 1; fi; \
+	done
+	rm -rf build
+
+.PHONY: all deps unit vm-check check check-harness vm-check-harness demo clean

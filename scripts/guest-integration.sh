@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later
+#
+# guest-integration.sh   (inside the VM, as root; see vm-run.sh)
+#
+# Load bus1.ko, start the engine, run every tests/integration/test-*
+# program in name order, each under a timeout, stop the engine, unload the
+# module and print the kernel log for the host to scan. The last line is
+# "integration: N passed, N failed", counting cmocka test cases; a program
+# that fails without cmocka reporting a failed case (crash, timeout, no
+# cmocka output) counts as one failed case, a program that succeeds without
+# cmocka output as one passed case, and skipped cases count as failed, so a
+# failing run never shows "0 failed". Exits nonzero if anything failed.
+
+set -u
+
+top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+export BUS1_TOP=$top
+export CMOCKA_MESSAGE_OUTPUT=STDOUT
+here=$top/scripts
+per_test=${BUS1_TEST_TIMEOUT:-300}
+out=$(mktemp /tmp/integration.XXXXXX)
+
+cases_passed=0
+cases_failed=0
+progs_passed=0
+progs_failed=0
+problems=0
+
+problem() {
+	echo "integration: ERROR: $*"
+	problems=$((problems + 1))
+}
+
+finish() {
+	echo "=== dmesg"
+	dmesg
+	echo "=== end of dmesg"
+	echo "integration programs: $progs_passed passed, $progs_failed failed"
+	[ "$problems" -eq 0 ] || echo "integration: $problems set-up problem(s), see ERROR lines above"
+	echo "integration: $cases_passed passed, $cases_failed failed"
+	rm -f "$out"
+	[ "$cases_failed" -eq 0 ] && [ "$progs_failed" -eq 0 ] && [ "$problems" -eq 0 ]
+	exit
+}
+
+if ! insmod "$top/kmod/bus1.ko"; then
+	problem "insmod $top/kmod/bus1.ko failed"
+	cases_failed=$((cases_failed + 1))
+	finish
+fi
+if ! "$here/guest-engine.sh" start; then
+	problem "the engine did not start"
+	cases_failed=$((cases_failed + 1))
+	rmmod bus1 || problem "rmmod bus1 failed"
+	finish
+fi
+
+tests=()
+for t in "$top"/tests/integration/test-*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	tests+=("$t")
+done
+if [ "${#tests[@]}" -eq 0 ]; then
+	problem "no test programs in $top/tests/integration"
+	cases_failed=$((cases_failed + 1))
+fi
+
+for t in "${tests[@]}"; do
+	name=${t##*/}
+	echo "=== $name"
+	start=$(date +%s.%N)
+	(cd "$top/tests/integration" && timeout -k 10 "$per_test" "$t") 2>&1 |
+		tee "$out"
+	rc=${PIPESTATUS[0]}
+	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+	read -r p f s < <("$here/count-cmocka.sh" "$out")
+	f=$((f + s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		p=1
+	fi
+	cases_passed=$((cases_passed + p))
+	cases_failed=$((cases_failed + f))
+	if [ "$rc" -eq 0 ] && [ "$f" -eq 0 ]; then
+		progs_passed=$((progs_passed + 1))
+		echo "=== PASS: $name ($p passed, ${secs} s)"
+	else
+		progs_failed=$((progs_failed + 1))
+		why="exit status $rc"
+		[ "$rc" -eq 124 ] && why="timed out after $per_test s"
+		[ "$s" -gt 0 ] && why="$why, $s skipped"
+		echo "=== FAIL: $name ($p passed, $f failed, $why, ${secs} s)"
+	fi
+done
+
+# A test may stop the engine, but must leave it running: an engine that is
+# gone now crashed or was left dead.
+if ! "$here/guest-engine.sh" status >/dev/null; then
+	problem "the engine is not running after the tests"
+	echo "--- /run/bus1d.log ---"
+	cat /run/bus1d.log 2>/dev/null
+	echo "--- end of /run/bus1d.log ---"
+fi
+"$here/guest-engine.sh" stop || problem "the engine did not stop cleanly"
+rmmod bus1 || problem "rmmod bus1 failed"
+finish

@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later
+#
+# Check scan-kernel-log.sh on sample console logs: real kernel reports are
+# found, the expected taint notes and user output that merely looks like a
+# report are not.
+
+set -eu
+
+scan=$(cd "$(dirname "$0")/.." && pwd)/scan-kernel-log.sh
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# expect STATUS NAME: scan stdin as a log, compare the exit status
+expect() {
+	cat >"$tmp/log"
+	rc=0
+	"$scan" "$tmp/log" >/dev/null || rc=$?
+	if [ "$rc" -eq "$1" ]; then
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $2: status $rc, expected $1"
+		failed=$((failed + 1))
+	fi
+}
+
+expect 0 "clean log with taint notes" <<'LOG'
+[    0.000000] Linux version 6.1.0-56-amd64
+[    3.123456] bus1: loading out-of-tree module taints kernel.
+[    3.123999] bus1: module verification failed: signature and/or required key missing - tainting kernel
+vm-init: running /x/cmd at uptime 2.1
+[==========] 3 test(s) run.
+[  PASSED  ] 3 test(s).
+VMRUN-EXIT-STATUS=0
+LOG
+
+expect 0 "user output that looks like a report" <<'LOG'
+WARNING: this is a test program talking
+BUG: not a kernel one
+Call Trace: printed by a test
+LOG
+
+expect 1 "WARN splat" <<'LOG'
+[   10.000001] ------------[ cut here ]------------
+[   10.000002] WARNING: CPU: 1 PID: 77 at kmod/peer.c:12 bus1_peer_free+0x1/0x2 [bus1]
+[   10.000003] Call Trace:
+LOG
+
+expect 1 "BUG: splat" <<'LOG'
+[    5.5] BUG: kernel NULL pointer dereference, address: 0000000000000000
+LOG
+
+expect 1 "Oops with CRLF line ends" <<'LOG'
+[    7.100000] Oops: 0002 [#1] PREEMPT SMP NOPTI
+LOG
+
+expect 1 "kernel line after user text without newline" <<'LOG'
+partial user output[   12.000000] general protection fault, probably for non-canonical address
+LOG
+
+expect 1 "hung task" <<'LOG'
+[  245.000000] INFO: task test-peer:123 blocked for more than 120 seconds.
+LOG
+
+expect 1 "slab corruption" <<'LOG'
+[    9.000000] BUG kmalloc-64 (Tainted: G           OE     ): Poison overwritten
+LOG
+
+expect 1 "kernel BUG at" <<'LOG'
+[    9.000000] kernel BUG at kmod/queue.c:99!
+LOG
+
+expect 1 "panic" <<'LOG'
+[    9.000000] Kernel panic - not syncing: Fatal exception
+LOG
+
+expect 1 "rcu stall" <<'LOG'
+[   30.000000] rcu: INFO: rcu_preempt self-detected stall on CPU
+LOG
+
+expect 1 "dmesg output of a lockdep report" <<'LOG'
+[   11.000000] WARNING: possible circular locking dependency detected
+LOG
+
+rc=0
+"$scan" "$tmp/does-not-exist" >/dev/null 2>&1 || rc=$?
+if [ "$rc" -eq 2 ]; then
+	passed=$((passed + 1))
+else
+	echo "FAIL: missing log: status $rc, expected 2"
+	failed=$((failed + 1))
+fi
+
+echo "scan-kernel-log: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
