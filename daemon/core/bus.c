@@ -20,11 +20,12 @@ int peer_compare(Peer *a, Peer *b)
 
 RB_GENERATE(PeerTree, Peer, rb, peer_compare)
 
-void bus_init(Bus *bus)
+void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N])
 {
 	RB_INIT(&bus->peers);
 	bus->n_peers = 0;
 	TAILQ_INIT(&bus->dirty);
+	acct_init(&bus->acct, maxima);
 }
 
 void bus_deinit(Bus *bus)
@@ -33,6 +34,7 @@ void bus_deinit(Bus *bus)
 
 	while ((peer = RB_MIN(PeerTree, &bus->peers)))
 		bus_release_peer(bus, peer);
+	acct_deinit(&bus->acct);
 }
 
 Peer *bus_find_peer(Bus *bus, uint64_t id)
@@ -42,10 +44,16 @@ Peer *bus_find_peer(Bus *bus, uint64_t id)
 	return RB_FIND(PeerTree, &bus->peers, &key);
 }
 
-/* Return: 0, -EEXIST if @id is taken, or -ENOMEM. */
-int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid)
+/*
+ * A peer is one object of its own UID, charged with its own actor.
+ *
+ * Return: 0, -EEXIST if @id is taken, -EDQUOT, or -ENOMEM.
+ */
+int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid, uint32_t pid)
 {
+	static const uint64_t amount[_QUOTA_N] = { [QUOTA_OBJECTS] = 1 };
 	Peer *peer;
+	int r;
 
 	if (bus_find_peer(bus, id))
 		return -EEXIST;
@@ -53,6 +61,15 @@ int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid)
 	peer = peer_new(bus, id, uid);
 	if (!peer)
 		return -ENOMEM;
+	peer->pid = pid;
+	r = acct_actor_init(&bus->acct, &peer->actor, uid);
+	if (!r)
+		r = acct_charge(&peer->charge, peer->actor.user, &peer->actor,
+				amount);
+	if (r) {
+		peer_free(peer);
+		return r;
+	}
 
 	RB_INSERT(PeerTree, &bus->peers, peer);
 	++bus->n_peers;

@@ -8,6 +8,7 @@
  */
 
 #include "engine.h"
+#include "quota.h"
 #include "types.h"
 
 RB_HEAD(PeerTree, Peer);
@@ -20,24 +21,26 @@ RB_PROTOTYPE(PeerTree, Peer, rb, peer_compare)
  * @n_peers:	number of entries in @peers
  * @dirty:	peers whose queue changed since bus_flush_states(), in the
  *		order they first changed
+ * @acct:	resource accounting of every peer's UID
  */
 struct Bus {
 	struct PeerTree peers;
 	size_t n_peers;
 	TAILQ_HEAD(, Peer) dirty;
+	Acct acct;
 };
 
 typedef void (*BusStateFn)(void *userdata, uint64_t peer_id, bool readable);
 
-void bus_init(Bus *bus);
+void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N]);
 void bus_deinit(Bus *bus);
 
 Peer *bus_find_peer(Bus *bus, uint64_t id);
-int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid);
+int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid, uint32_t pid);
 void bus_release_peer(Bus *bus, Peer *peer);
 
 void bus_mark_dirty(Bus *bus, Peer *peer);
 void bus_flush_states(Bus *bus, BusStateFn fn, void *userdata);
 
-/* the bus inside an engine, for inspection */
+/* the bus inside an engine, for inspection and stats */
 Bus *engine_bus(Engine *engine);

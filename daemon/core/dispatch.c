@@ -43,6 +43,8 @@ struct Engine {
 	Outbuf scratch;
 	EngineLogFn log_fn;
 	void *log_userdata;
+	EngineQuotaFn quota_fn;
+	void *quota_userdata;
 };
 
 typedef struct Request {
@@ -73,13 +75,24 @@ static void engine_log(Engine *e, int level, const char *fmt, ...)
 
 int engine_new(Engine **enginep)
 {
+	const EngineConfig config = ENGINE_CONFIG_DEFAULT;
+
+	return engine_new_config(enginep, &config);
+}
+
+int engine_new_config(Engine **enginep, const EngineConfig *config)
+{
+	const uint64_t maxima[_QUOTA_N] = {
+		[QUOTA_OBJECTS] = config->max_objects,
+		[QUOTA_BYTES] = config->max_bytes,
+	};
 	Engine *e;
 
 	e = core_calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 
-	bus_init(&e->bus);
+	bus_init(&e->bus, maxima);
 	outbuf_init(&e->scratch);
 	*enginep = e;
 	return 0;
@@ -102,9 +115,23 @@ void engine_set_log(Engine *e, EngineLogFn fn, void *userdata)
 	e->log_userdata = userdata;
 }
 
+void engine_set_quota_log(Engine *e, EngineQuotaFn fn, void *userdata)
+{
+	e->quota_fn = fn;
+	e->quota_userdata = userdata;
+}
+
 Bus *engine_bus(Engine *e)
 {
 	return &e->bus;
+}
+
+/* Pass @r through, telling the quota log about an EDQUOT. */
+static int quota_check(Engine *e, int r)
+{
+	if (r == -EDQUOT && e->quota_fn)
+		e->quota_fn(e->quota_userdata, &e->bus.acct.last_failure);
+	return r;
 }
 
 uint64_t engine_last_seq(Engine *e)
@@ -180,7 +207,8 @@ static int handle_peer_new(Engine *e, Outbuf *out, const Request *req)
 	if (reserve(e, out, sizeof(struct bus1_engine_hdr)))
 		return reply_error(e, out, req, -ENOMEM);
 
-	r = bus_add_peer(&e->bus, req->hdr->peer, p->uid);
+	r = quota_check(e, bus_add_peer(&e->bus, req->hdr->peer, p->uid,
+					p->pid));
 	if (r == -EEXIST) {
 		engine_log(e, LOG_WARNING, "PEER_NEW seq %llu: peer %llu exists",
 			   (unsigned long long)req->hdr->seq,
@@ -240,7 +268,8 @@ static int handle_transfer(Engine *e, Outbuf *out, const Request *req)
 
 	src_out = outbuf_put(&e->scratch, n_reply);
 	dst_out = src_out + p->n;
-	r = tx_transfer(req->peer, to, p->flags, src, p->n, src_out, dst_out);
+	r = quota_check(e, tx_transfer(req->peer, to, p->flags, src, p->n,
+				       src_out, dst_out));
 	if (r) {
 		put_reply(e, out, req, r, 0);
 		return 0;
@@ -305,9 +334,9 @@ static int handle_send(Engine *e, Outbuf *out, const Request *req)
 	if (reserve(e, out, sizeof(struct bus1_engine_hdr) + n_reply))
 		return reply_error(e, out, req, -ENOMEM);
 
-	r = tx_send(req->peer, p->flags, p->msg_flags, p->msg_type,
-		    destinations, p->n_destinations,
-		    transfers, p->n_transfers, data, p->n_data);
+	r = quota_check(e, tx_send(req->peer, p->flags, p->msg_flags,
+				   p->msg_type, destinations, p->n_destinations,
+				   transfers, p->n_transfers, data, p->n_data));
 	/* per-destination results are all 0: outbuf_put() zeroes them */
 	put_reply(e, out, req, r, r ? 0 : n_reply);
 	return 0;

@@ -11,16 +11,38 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "outbuf.h"
+#include "quota.h"
 
 typedef struct Engine Engine;
+
+/**
+ * struct EngineConfig - engine options
+ * @max_objects:	per-UID limit of objects (peers, nodes, handles,
+ *			queued messages)
+ * @max_bytes:		per-UID limit of queued payload bytes
+ */
+typedef struct EngineConfig {
+	uint64_t max_objects;
+	uint64_t max_bytes;
+} EngineConfig;
+
+#define ENGINE_CONFIG_DEFAULT ((EngineConfig){					.max_objects = QUOTA_DEFAULT_MAX_OBJECTS,			.max_bytes = QUOTA_DEFAULT_MAX_BYTES,			})
 
 /* @level is a syslog priority (LOG_ERR ... LOG_DEBUG). */
 typedef void (*EngineLogFn)(void *userdata, int level, const char *message);
 
+/*
+ * Called for every refused charge; the caller decides how often to tell
+ * the operator, as the core has no clock.
+ */
+typedef void (*EngineQuotaFn)(void *userdata, const AcctFailure *failure);
+
 int engine_new(Engine **enginep);
+int engine_new_config(Engine **enginep, const EngineConfig *config);
 Engine *engine_free(Engine *engine);
 
 void engine_set_log(Engine *engine, EngineLogFn fn, void *userdata);
+void engine_set_quota_log(Engine *engine, EngineQuotaFn fn, void *userdata);
 uint64_t engine_last_seq(Engine *engine);
 
 int engine_process(Engine *engine, const void *records, size_t len,

@@ -35,6 +35,7 @@ Handle *handle_free(Handle *handle)
 
 	assert(!handle->mapped);
 	assert(handle->notify.state == ITEM_IDLE);
+	acct_discharge(&handle->charge);
 	core_free(handle);
 	return NULL;
 }

@@ -7,6 +7,7 @@
  * once (TRANSFER) or when the message carrying it is received (SEND).
  */
 
+#include "quota.h"
 #include "types.h"
 
 /**
@@ -18,6 +19,8 @@
  * @notify:	NODE_RELEASE notification to @owner
  * @mapped:	whether @obj is in the owner's namespace (false while the
  *		handle travels inside a queued message)
+ * @charge:	one object on the owner's UID, claimed by the peer that
+ *		created the handle there
  */
 struct Handle {
 	Object obj;
@@ -26,6 +29,7 @@ struct Handle {
 	TAILQ_ENTRY(Handle) node_link;
 	Item notify;
 	bool mapped;
+	AcctCharge charge;
 };
 
 Handle *handle_new(void);

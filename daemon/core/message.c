@@ -63,6 +63,7 @@ Message *message_free(Message *message)
 	if (!message)
 		return NULL;
 
+	acct_discharge(&message->charge);
 	payload_unref(message->payload);
 	core_free(message);
 	return NULL;

@@ -7,6 +7,7 @@
  * the handles it carries into its receiver.
  */
 
+#include "quota.h"
 #include "types.h"
 
 /**
@@ -29,6 +30,8 @@ struct Payload {
  * @node:	destination node, NULL until attached
  * @node_link:	link in Node.messages
  * @payload:	shared data
+ * @charge:	one object plus the payload bytes on the receiver's UID,
+ *		claimed by the sender, until received or discarded
  * @n_handles:	number of entries in @handles
  * @handles:	the receiver's new handles, in the order of the transfers
  */
@@ -37,6 +40,7 @@ struct Message {
 	Node *node;
 	TAILQ_ENTRY(Message) node_link;
 	Payload *payload;
+	AcctCharge charge;
 	size_t n_handles;
 	Handle *handles[];
 };

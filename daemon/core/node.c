@@ -40,6 +40,7 @@ Node *node_free(Node *node)
 	assert(!node->n_handles);
 	assert(TAILQ_EMPTY(&node->messages));
 	assert(node->notify.state == ITEM_IDLE);
+	acct_discharge(&node->charge);
 	core_free(node);
 	return NULL;
 }
@@ -83,6 +84,7 @@ void node_release(Node *node)
 
 	assert(!node->released);
 	node->released = true;
+	acct_discharge(&node->charge);
 	/* pin: discarding messages may drop handles to this very node */
 	++node->n_handles;
 

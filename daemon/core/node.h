@@ -7,6 +7,7 @@
  * node release reaches every holder in work proportional to their number.
  */
 
+#include "quota.h"
 #include "types.h"
 
 /**
@@ -21,6 +22,7 @@
  * @notify:	HANDLE_RELEASE notification to @owner
  * @released:	released by its owner (or retired); no HANDLE_RELEASE
  *		will follow, messages for it are dropped
+ * @charge:	one object on the owner's UID, until released
  */
 struct Node {
 	Object obj;
@@ -30,6 +32,7 @@ struct Node {
 	TAILQ_HEAD(, Message) messages;
 	Item notify;
 	bool released;
+	AcctCharge charge;
 };
 
 Node *node_new(void);

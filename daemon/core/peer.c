@@ -47,6 +47,8 @@ Peer *peer_free(Peer *peer)
 	assert(TAILQ_EMPTY(&peer->queue));
 	assert(!peer->lent);
 	assert(!peer->dirty);
+	acct_discharge(&peer->charge);
+	acct_actor_deinit(&peer->actor);
 	core_free(peer);
 	return NULL;
 }

@@ -6,6 +6,7 @@
  * queue. IDs are handed out from a counter that only grows.
  */
 
+#include "quota.h"
 #include "types.h"
 
 /**
@@ -15,6 +16,9 @@
  * @bus:		the bus the peer lives on
  * @id:			the kernel's peer ID
  * @uid:		resource context (effective UID pinned at open)
+ * @pid:		opener's PID, for stats only
+ * @actor:		the peer as claimant of resources
+ * @charge:		the peer itself, one object of its own UID
  * @id_counter:		next managed ID counter, never reused
  * @objects:		nodes and handles visible to the peer, by ID
  * @queue:		queued items in delivery order
@@ -30,6 +34,9 @@ struct Peer {
 	Bus *bus;
 	uint64_t id;
 	uint32_t uid;
+	uint32_t pid;
+	AcctActor actor;
+	AcctCharge charge;
 	uint64_t id_counter;
 	struct ObjectTree objects;
 	struct ItemList queue;

@@ -3,9 +3,14 @@
  * Transactions: TRANSFER, RELEASE and SEND.
  *
  * Errors are checked in a fixed order: EINVAL (flags and shapes) over the
- * whole request first, then EBADRQC (IDs), then allocation. Only after
- * that does anything change, and from there on nothing can fail. No ID is
- * consumed before the apply step, so a failed call is invisible.
+ * whole request first, then EBADRQC (IDs), then allocation and charging
+ * (ENOMEM, EDQUOT). Only after that does anything change, and from there
+ * on nothing can fail. No ID is consumed before the apply step, so a
+ * failed call is invisible (apart from accounting counters in between).
+ *
+ * Every staged object carries its charge, so freeing the stage on error
+ * gives back exactly what was charged, and a multicast is charged on all
+ * of its receivers or on none.
  */
 
 #include <errno.h>
@@ -15,6 +20,8 @@
 #include "node.h"
 #include "peer.h"
 #include "transaction.h"
+
+static const uint64_t one_object[_QUOTA_N] = { [QUOTA_OBJECTS] = 1 };
 
 typedef struct TransferStage {
 	Node *node;
@@ -39,6 +46,7 @@ int tx_transfer(Peer *from, Peer *to, uint64_t flags,
 	TransferStage *stage;
 	Handle *source;
 	size_t i;
+	int r = -ENOMEM;
 
 	if (flags)
 		return -EINVAL;
@@ -63,11 +71,23 @@ int tx_transfer(Peer *from, Peer *to, uint64_t flags,
 		stage[i].handle = handle_new();
 		if (!stage[i].handle)
 			goto error;
+		/* the new handle lives in @to, claimed by @from */
+		r = acct_charge(&stage[i].handle->charge, to->actor.user,
+				&from->actor, one_object);
+		if (r)
+			goto error;
 		if (src[i].flags & BUS1_TRANSFER_FLAG_CREATE) {
+			r = -ENOMEM;
 			stage[i].node = node_new();
 			if (!stage[i].node)
 				goto error;
+			r = acct_charge(&stage[i].node->charge,
+					from->actor.user, &from->actor,
+					one_object);
+			if (r)
+				goto error;
 		}
+		r = -ENOMEM;
 	}
 
 	for (i = 0; i < n; ++i) {
@@ -91,7 +111,7 @@ int tx_transfer(Peer *from, Peer *to, uint64_t flags,
 
 error:
 	transfer_stage_free(stage, n);
-	return -ENOMEM;
+	return r;
 }
 
 int tx_release(Peer *peer, uint64_t flags, const uint64_t *ids, size_t n)
@@ -150,11 +170,14 @@ int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 	    const struct bus1_transfer *transfers, size_t n_transfers,
 	    const void *data, size_t n_data)
 {
+	const uint64_t amount[_QUOTA_N] = { 1, n_data };
 	SendStage stage = {};
 	Message *message;
+	AcctUser *receiver;
 	Handle *handle;
 	Node *node;
 	size_t i, j;
+	int r = -ENOMEM;
 
 	if (flags || msg_flags || msg_type != BUS1_MESSAGE_TYPE_USER)
 		return -EINVAL;
@@ -183,16 +206,28 @@ int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 	 * discarded silently and no handles (or IDs) are created for it.
 	 */
 	for (i = 0; i < n_destinations; ++i) {
-		if (peer_lookup_handle(peer, destinations[i])->node->released)
+		node = peer_lookup_handle(peer, destinations[i])->node;
+		if (node->released)
 			continue;
+		receiver = node->owner->actor.user;
 		stage.messages[i] = message_new(n_transfers);
 		if (!stage.messages[i])
 			goto error;
+		r = acct_charge(&stage.messages[i]->charge, receiver,
+				&peer->actor, amount);
+		if (r)
+			goto error;
 		for (j = 0; j < n_transfers; ++j) {
+			r = -ENOMEM;
 			stage.messages[i]->handles[j] = handle_new();
 			if (!stage.messages[i]->handles[j])
 				goto error;
+			r = acct_charge(&stage.messages[i]->handles[j]->charge,
+					receiver, &peer->actor, one_object);
+			if (r)
+				goto error;
 		}
+		r = -ENOMEM;
 		if (!stage.payload) {
 			stage.payload = payload_new(peer->uid, data, n_data);
 			if (!stage.payload)
@@ -219,5 +254,5 @@ int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 
 error:
 	send_stage_deinit(&stage, n_transfers);
-	return -ENOMEM;
+	return r;
 }

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+/*
+ * bus1ctl: show bus1d's counters. Reads the one JSON document the stats
+ * socket serves per connection and prints it as tables, or raw with
+ * --json. The document's layout is described in daemon/stats.c.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include "stats.h"
+
+static const char *arg_socket = STATS_DEFAULT_SOCKET;
+static bool arg_json;
+
+static void help(void)
+{
+	printf("%s [OPTIONS...] [status|users|peers]\n\n"
+	       "Show the bus1 engine's counters.\n\n"
+	       "  -h --help            Show this help\n"
+	       "     --socket PATH     Stats socket (default " STATS_DEFAULT_SOCKET ")\n"
+	       "     --json            Print the raw JSON document\n\n"
+	       "Views:\n"
+	       "  status   limits and totals (default)\n"
+	       "  users    per UID: objects and bytes, and who charged them\n"
+	       "  peers    per peer: ID, UID, PID, nodes, handles, queue\n",
+	       program_invocation_short_name);
+}
+
+/* Read the whole document; the engine closes after sending it. */
+static int fetch(char **datap, size_t *lenp)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	size_t len = 0, size = 0;
+	char *data = NULL, *p;
+	ssize_t n;
+	int fd, r = 0;
+
+	if (strlen(arg_socket) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, arg_socket);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		if (size - len < 4096) {
+			size = size ? size * 2 : 65536;
+			p = realloc(data, size + 1);
+			if (!p) {
+				r = -ENOMEM;
+				goto out;
+			}
+			data = p;
+		}
+		n = read(fd, data + len, size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		len += n;
+	}
+	data[len] = '\0';
+	*datap = data;
+	*lenp = len;
+	data = NULL;
+out:
+	free(data);
+	close(fd);
+	return r;
+}
+
+static uint64_t num(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return 0;
+	return json_object_get_uint64(v);
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static void show_status(json_object *doc)
+{
+	json_object *limits = get(doc, "limits"), *totals = get(doc, "totals");
+
+	printf("limits per UID:   %" PRIu64 " objects, %" PRIu64 " bytes\n",
+	       num(limits, "objects"), num(limits, "bytes"));
+	printf("peers:            %" PRIu64 "\n", num(totals, "peers"));
+	printf("UIDs:             %" PRIu64 "\n", num(totals, "users"));
+	printf("nodes:            %" PRIu64 "\n", num(totals, "nodes"));
+	printf("handles:          %" PRIu64 "\n", num(totals, "handles"));
+	printf("queued items:     %" PRIu64 "\n", num(totals, "queued"));
+	printf("queued messages:  %" PRIu64 " (%" PRIu64 " bytes)\n",
+	       num(totals, "messages"), num(totals, "message_bytes"));
+	printf("refused charges:  %" PRIu64 "\n", num(totals, "quota_failures"));
+}
+
+static void show_users(json_object *doc)
+{
+	json_object *users = get(doc, "users"), *u, *charges, *c;
+	size_t i, j;
+
+	printf("%-10s %12s %12s %12s %14s %14s %14s\n", "UID",
+	       "OBJ-USED", "OBJ-CLAIMED", "OBJ-LIMIT",
+	       "BYTES-USED", "BYTES-CLAIMED", "BYTES-LIMIT");
+	for (i = 0; users && i < json_object_array_length(users); ++i) {
+		u = json_object_array_get_idx(users, i);
+		printf("%-10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
+		       " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
+		       num(u, "uid"),
+		       num(get(u, "objects"), "used"),
+		       num(get(u, "objects"), "claimed"),
+		       num(get(u, "objects"), "limit"),
+		       num(get(u, "bytes"), "used"),
+		       num(get(u, "bytes"), "claimed"),
+		       num(get(u, "bytes"), "limit"));
+		charges = get(u, "charges");
+		for (j = 0; charges && j < json_object_array_length(charges); ++j) {
+			c = json_object_array_get_idx(charges, j);
+			printf("  by UID %-10" PRIu64 " %" PRIu64 " objects, %"
+			       PRIu64 " bytes, %" PRIu64 " peers\n",
+			       num(c, "claimant"),
+			       num(get(c, "objects"), "used"),
+			       num(get(c, "bytes"), "used"),
+			       num(c, "actors"));
+		}
+	}
+}
+
+static void show_peers(json_object *doc)
+{
+	json_object *peers = get(doc, "peers"), *p;
+	size_t i;
+
+	printf("%-10s %-10s %-8s %8s %8s %8s %9s %12s\n", "ID", "UID", "PID",
+	       "NODES", "HANDLES", "QUEUED", "MESSAGES", "BYTES");
+	for (i = 0; peers && i < json_object_array_length(peers); ++i) {
+		p = json_object_array_get_idx(peers, i);
+		printf("%-10" PRIu64 " %-10" PRIu64 " %-8" PRIu64 " %8" PRIu64
+		       " %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %12" PRIu64 "\n",
+		       num(p, "id"), num(p, "uid"), num(p, "pid"),
+		       num(p, "nodes"), num(p, "handles"), num(p, "queued"),
+		       num(p, "messages"), num(p, "message_bytes"));
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	enum {
+		ARG_SOCKET = 0x100,
+		ARG_JSON,
+	};
+	static const struct option options[] = {
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "socket",	required_argument,	NULL, ARG_SOCKET },
+		{ "json",	no_argument,		NULL, ARG_JSON },
+		{}
+	};
+	const char *view = "status";
+	json_object *doc;
+	size_t len = 0;
+	char *data = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			help();
+			return EXIT_SUCCESS;
+		case ARG_SOCKET:
+			arg_socket = optarg;
+			break;
+		case ARG_JSON:
+			arg_json = true;
+			break;
+		default:
+			return EXIT_FAILURE;
+		}
+	}
+	if (optind < argc)
+		view = argv[optind++];
+	if (optind < argc || (strcmp(view, "status") && strcmp(view, "users") &&
+			      strcmp(view, "peers"))) {
+		fprintf(stderr, "%s: unknown view, see --help\n",
+			program_invocation_short_name);
+		return EXIT_FAILURE;
+	}
+
+	r = fetch(&data, &len);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name,
+			arg_socket, strerror(-r));
+		return EXIT_FAILURE;
+	}
+	if (arg_json) {
+		fwrite(data, 1, len, stdout);
+		free(data);
+		return EXIT_SUCCESS;
+	}
+
+	doc = json_tokener_parse(data);
+	free(data);
+	if (!doc) {
+		fprintf(stderr, "%s: malformed stats document\n",
+			program_invocation_short_name);
+		return EXIT_FAILURE;
+	}
+	if (!strcmp(view, "users"))
+		show_users(doc);
+	else if (!strcmp(view, "peers"))
+		show_peers(doc);
+	else
+		show_status(doc);
+	json_object_put(doc);
+	return EXIT_SUCCESS;
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+/*
+ * Stats: counters for operators and the quota log.
+ *
+ * The document is built from the engine's state when a client connects,
+ * by walking the bus; nothing on the request path keeps extra counters
+ * for it. It holds only numbers and fixed keys, so no string needs
+ * escaping. Layout (all numbers are decimal integers):
+ *
+ *   { "version": 1,
+ *     "limits": { "objects": N, "bytes": N },
+ *     "totals": { "peers", "nodes", "handles", "queued", "messages",
+ *                 "message_bytes", "users", "quota_failures" },
+ *     "users": [ { "uid", "objects": SLOT, "bytes": SLOT,
+ *                  "charges": [ { "claimant", "actors",
+ *                                 "objects": CHARGE, "bytes": CHARGE } ] } ],
+ *     "peers": [ { "id", "uid", "pid", "nodes", "handles", "queued",
+ *                  "messages", "message_bytes" } ] }
+ *
+ *   SLOT = { "limit", "available", "claimed", "used" }: claimed is what
+ *   the user's quotas took, including their reserves; used is what is
+ *   actually charged. CHARGE = { "used", "reserved" } of one claimant UID.
+ *
+ * Refused charges are logged at most STATS_LOG_BURST times per
+ * STATS_LOG_INTERVAL; the next line after a quiet interval says how many
+ * were left out. The clock lives here, not in the deterministic core.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/bus.h"
+#include "core/message.h"
+#include "core/peer.h"
+#include "log.h"
+#include "stats.h"
+
+#define STATS_LOG_BURST 10
+#define STATS_LOG_INTERVAL_NS (10ULL * 1000 * 1000 * 1000)
+
+struct Stats {
+	Engine *engine;
+	char *path;
+	int listen_fd;
+	uint64_t log_window;
+	unsigned int n_logged;
+	uint64_t n_suppressed;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Create the directory of @path if missing (one level, 0755). */
+static int stats_mkdir(const char *path)
+{
+	char *dir, *slash;
+	int r = 0;
+
+	dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			r = -errno;
+	}
+	free(dir);
+	return r;
+}
+
+static int stats_bind(Stats *s)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	mode_t mask;
+	int r;
+
+	if (strlen(s->path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, s->path);
+
+	r = stats_mkdir(s->path);
+	if (r < 0)
+		return r;
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0)
+		return -errno;
+	/* a socket left by an engine that died; only one engine can attach */
+	unlink(s->path);
+	/* created 0600 from the start, never briefly wider */
+	mask = umask(0177);
+	r = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(mask);
+	if (r < 0 || listen(s->listen_fd, 16) < 0)
+		return -errno;
+	return 0;
+}
+
+/**
+ * stats_new() - set up stats for @engine
+ * @statsp:	the new object
+ * @engine:	the engine to report on, and whose refused charges to log
+ * @path:	socket path, or NULL or "" for no socket
+ *
+ * A socket that cannot be set up is logged and left out: the bus works
+ * without it.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int stats_new(Stats **statsp, Engine *engine, const char *path)
+{
+	Stats *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->engine = engine;
+	s->listen_fd = -1;
+	engine_set_quota_log(engine, stats_quota_failure, s);
+
+	if (path && *path) {
+		s->path = strdup(path);
+		if (!s->path) {
+			free(s);
+			return -ENOMEM;
+		}
+		r = stats_bind(s);
+		if (r < 0) {
+			log_msg(LOG_WARNING, "no stats socket at %s: %s",
+				path, strerror(-r));
+			if (s->listen_fd >= 0)
+				close(s->listen_fd);
+			s->listen_fd = -1;
+			free(s->path);
+			s->path = NULL;
+		} else {
+			log_msg(LOG_INFO, "stats on %s", path);
+		}
+	}
+	*statsp = s;
+	return 0;
+}
+
+Stats *stats_free(Stats *s)
+{
+	if (!s)
+		return NULL;
+	engine_set_quota_log(s->engine, NULL, NULL);
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		unlink(s->path);
+	}
+	free(s->path);
+	free(s);
+	return NULL;
+}
+
+/* Return: the listening socket, or -1 if there is none. */
+int stats_listen_fd(Stats *s)
+{
+	return s->listen_fd;
+}
+
+typedef struct PeerCounts {
+	uint64_t nodes, handles, queued, messages, message_bytes;
+} PeerCounts;
+
+static void count_item(PeerCounts *c, Item *item)
+{
+	Message *message;
+
+	if (item->type != ITEM_USER)
+		return;
+	message = core_container_of(item, Message, item);
+	++c->messages;
+	c->message_bytes += message->payload->n_data;
+}
+
+static void count_peer(Peer *peer, PeerCounts *c)
+{
+	Object *obj;
+	Item *item;
+
+	*c = (PeerCounts){ .queued = peer->n_queued };
+	RB_FOREACH(obj, ObjectTree, &peer->objects) {
+		if (obj->kind == OBJECT_NODE)
+			++c->nodes;
+		else
+			++c->handles;
+	}
+	TAILQ_FOREACH(item, &peer->queue, link)
+		count_item(c, item);
+	if (peer->lent)
+		count_item(c, peer->lent);
+}
+
+static void put_slot(FILE *f, AcctUser *user, unsigned int slot)
+{
+	AcctQuota *quota;
+	uint64_t used = 0;
+
+	ACCT_FOREACH_QUOTA(quota, user)
+		used += quota->claim.claimed[slot] - quota->claim.available[slot];
+	fprintf(f, "{\"limit\":%llu,\"available\":%llu,\"claimed\":%llu,\"used\":%llu}",
+		(unsigned long long)user->claim.claimed[slot],
+		(unsigned long long)user->claim.available[slot],
+		(unsigned long long)(user->claim.claimed[slot] -
+				     user->claim.available[slot]),
+		(unsigned long long)used);
+}
+
+static void put_charge(FILE *f, const AcctQuota *quota, unsigned int slot)
+{
+	fprintf(f, "{\"used\":%llu,\"reserved\":%llu}",
+		(unsigned long long)(quota->claim.claimed[slot] -
+				     quota->claim.available[slot]),
+		(unsigned long long)quota->claim.available[slot]);
+}
+
+static void put_users(FILE *f, Acct *acct)
+{
+	AcctQuota *quota;
+	AcctUser *user;
+	const char *sep = "", *qsep;
+
+	fputs("\"users\":[", f);
+	ACCT_FOREACH_USER(user, acct) {
+		fprintf(f, "%s{\"uid\":%u,\"objects\":", sep, user->uid);
+		put_slot(f, user, QUOTA_OBJECTS);
+		fputs(",\"bytes\":", f);
+		put_slot(f, user, QUOTA_BYTES);
+		fputs(",\"charges\":[", f);
+		qsep = "";
+		ACCT_FOREACH_QUOTA(quota, user) {
+			fprintf(f, "%s{\"claimant\":%u,\"actors\":%llu,\"objects\":",
+				qsep, quota->uid,
+				(unsigned long long)quota->n_traces);
+			put_charge(f, quota, QUOTA_OBJECTS);
+			fputs(",\"bytes\":", f);
+			put_charge(f, quota, QUOTA_BYTES);
+			fputc('}', f);
+			qsep = ",";
+		}
+		fputs("]}", f);
+		sep = ",";
+	}
+	fputc(']', f);
+}
+
+/**
+ * stats_render() - the JSON document, newline-terminated
+ * @stats:	the stats
+ * @datap:	the document, to be freed with free()
+ * @lenp:	its length
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int stats_render(Stats *s, char **datap, size_t *lenp)
+{
+	Bus *bus = engine_bus(s->engine);
+	PeerCounts c, total = {};
+	const char *sep = "";
+	Peer *peer;
+	FILE *f;
+
+	f = open_memstream(datap, lenp);
+	if (!f)
+		return -ENOMEM;
+
+	fprintf(f, "{\"version\":1,\"limits\":{\"objects\":%llu,\"bytes\":%llu},",
+		(unsigned long long)bus->acct.maxima[QUOTA_OBJECTS],
+		(unsigned long long)bus->acct.maxima[QUOTA_BYTES]);
+	put_users(f, &bus->acct);
+
+	fputs(",\"peers\":[", f);
+	RB_FOREACH(peer, PeerTree, &bus->peers) {
+		count_peer(peer, &c);
+		fprintf(f, "%s{\"id\":%llu,\"uid\":%u,\"pid\":%u,\"nodes\":%llu,"
+			"\"handles\":%llu,\"queued\":%llu,\"messages\":%llu,"
+			"\"message_bytes\":%llu}",
+			sep, (unsigned long long)peer->id, peer->uid, peer->pid,
+			(unsigned long long)c.nodes,
+			(unsigned long long)c.handles,
+			(unsigned long long)c.queued,
+			(unsigned long long)c.messages,
+			(unsigned long long)c.message_bytes);
+		total.nodes += c.nodes;
+		total.handles += c.handles;
+		total.queued += c.queued;
+		total.messages += c.messages;
+		total.message_bytes += c.message_bytes;
+		sep = ",";
+	}
+	fprintf(f, "],\"totals\":{\"peers\":%zu,\"nodes\":%llu,\"handles\":%llu,"
+		"\"queued\":%llu,\"messages\":%llu,\"message_bytes\":%llu,"
+		"\"users\":%llu,\"quota_failures\":%llu}}\n",
+		bus->n_peers, (unsigned long long)total.nodes,
+		(unsigned long long)total.handles,
+		(unsigned long long)total.queued,
+		(unsigned long long)total.messages,
+		(unsigned long long)total.message_bytes,
+		(unsigned long long)bus->acct.n_users,
+		(unsigned long long)bus->acct.n_failures);
+
+	if (ferror(f)) {
+		fclose(f);
+		free(*datap);
+		*datap = NULL;
+		return -ENOMEM;
+	}
+	if (fclose(f))
+		return -ENOMEM;
+	return 0;
+}
+
+/* EngineQuotaFn: one log line per refused charge, rate limited. */
+void stats_quota_failure(void *userdata, const AcctFailure *f)
+{
+	Stats *s = userdata;
+	uint64_t window = now_ns() / STATS_LOG_INTERVAL_NS;
+
+	if (window != s->log_window) {
+		if (s->n_suppressed)
+			log_msg(LOG_WARNING,
+				"quota: %llu more refused charges not logged",
+				(unsigned long long)s->n_suppressed);
+		s->log_window = window;
+		s->n_logged = 0;
+		s->n_suppressed = 0;
+	}
+	if (s->n_logged >= STATS_LOG_BURST) {
+		++s->n_suppressed;
+		return;
+	}
+	++s->n_logged;
+	log_msg(LOG_WARNING,
+		"quota: refused charge on uid %u by uid %u: %s asked %llu, held %llu, available %llu",
+		f->charged_uid, f->claimant_uid, acct_slot_name(f->slot),
+		(unsigned long long)f->asked, (unsigned long long)f->held,
+		(unsigned long long)f->available);
+}
