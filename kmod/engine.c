@@ -26,10 +26,29 @@
  * its own memory after it wakes up. Nothing here touches application
  * memory.
  *
- * The engine is gone when its control file is released. Every request not
- * yet answered then ends with ENOTCONN at once, every peer of that engine
- * (its generation) is dead for good and is woken, and the state returns to
- * none so a new engine can attach.
+ * The engine is gone when its control file is released, or when it is
+ * declared broken because a two-way request waited longer than
+ * request_timeout_ms for its reply. Every request not yet answered then
+ * ends at once (with ETIMEDOUT for the one that timed out, ENOTCONN for the
+ * rest), every peer of that engine (its generation) is dead for good and is
+ * woken, and the state returns to none so a new engine can attach.
+ *
+ * The connection belongs to one open control file, @file. A broken engine
+ * may keep its file open; that file is then no longer the connection's, so
+ * a new engine may open the device and attach, and every read(), write()
+ * and ATTACH on the old file fails with ENOTCONN (poll() reports EPOLLERR
+ * and EPOLLHUP). The rule is "one connection at a time", not "one open file
+ * at a time". Since the connection can break while read() or write() run,
+ * both recheck under the lock that their file is still the connection
+ * before they move a request; a request they hold a reference to may have
+ * ended meanwhile, which they detect by its state.
+ *
+ * The timeout needs no timer per request: requests are queued in sequence
+ * order, so the oldest unanswered two-way request is the first one in the
+ * tree of sent requests or on the pending list, and one delayed work checks
+ * it. It is armed when a two-way request is queued and re-arms itself while
+ * any is unanswered, at least once a second, so a changed timeout applies
+ * within a second.
  */
 
 #include <linux/capability.h>
@@ -43,6 +62,7 @@
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/bus1-engine.h>
 #include "engine.h"
 #include "peer.h"
@@ -52,8 +72,9 @@
  * enum bus1_conn_state - state of the engine connection
  * @BUS1_CONN_NONE:	no engine attached; opening /dev/bus1 fails.
  * @BUS1_CONN_ATTACHED:	requests flow to the engine.
- * @BUS1_CONN_GONE:	the control file is being released; nothing can be
- *			queued; becomes NONE once every request has ended.
+ * @BUS1_CONN_GONE:	the control file is being released or the engine was
+ *			declared broken; nothing can be queued; becomes NONE
+ *			once every request has ended.
  */
 enum bus1_conn_state {
 	BUS1_CONN_NONE,
@@ -63,9 +84,10 @@ enum bus1_conn_state {
 
 /**
  * struct bus1_conn - the connection to the engine
- * @lock:		protects @state, @open, @gen, @seq, @pending, @sent.
+ * @lock:		protects @state, @file, @gen, @seq, @pending, @sent.
  * @state:		enum bus1_conn_state.
- * @open:		the control device is open (one open at a time).
+ * @file:		the control file of the connection, NULL if none; a
+ *			second open fails while it is set.
  * @gen:		engine generation, incremented at every ATTACH; a peer
  *			belongs to the generation it was created under and is
  *			dead once that engine is gone.
@@ -75,11 +97,18 @@ enum bus1_conn_state {
  * @read_wq:		the engine waits here for pending requests.
  * @read_mutex:		serializes read().
  * @write_mutex:	serializes write().
+ * @timeout_work:	checks the oldest unanswered two-way request against
+ *			request_timeout_ms.
+ * @attach_seq:		@seq when the engine attached; protected by @lock.
+ * @n_records:		records the engine wrote since it attached, and
+ * @n_rejected:		of those, the ones rejected; both changed under
+ *			@write_mutex (or at ATTACH, when no writer of the new
+ *			engine can run yet), read locklessly by debugfs.
  */
 struct bus1_conn {
 	spinlock_t lock; /* protects the fields up to @sent */
 	enum bus1_conn_state state;
-	bool open;
+	struct file *file;
 	u64 gen;
 	u64 seq;
 	struct list_head pending;
@@ -87,7 +116,13 @@ struct bus1_conn {
 	wait_queue_head_t read_wq;
 	struct mutex read_mutex; /* one reader */
 	struct mutex write_mutex; /* one writer */
+	struct delayed_work timeout_work;
+	u64 attach_seq;
+	u64 n_records;
+	u64 n_rejected;
 };
+
+static void bus1_engine_timeout(struct work_struct *work);
 
 static struct bus1_conn bus1_conn = {
 	.lock = __SPIN_LOCK_UNLOCKED(bus1_conn.lock),
@@ -97,7 +132,47 @@ static struct bus1_conn bus1_conn = {
 	.read_wq = __WAIT_QUEUE_HEAD_INITIALIZER(bus1_conn.read_wq),
 	.read_mutex = __MUTEX_INITIALIZER(bus1_conn.read_mutex),
 	.write_mutex = __MUTEX_INITIALIZER(bus1_conn.write_mutex),
+	.timeout_work = __DELAYED_WORK_INITIALIZER(bus1_conn.timeout_work,
+						   bus1_engine_timeout, 0),
 };
+
+/* The next timeout check is due at most this far ahead. */
+static unsigned long bus1_engine_check_delay(void)
+{
+	unsigned int ms = READ_ONCE(bus1_request_timeout_ms);
+
+	return ms ? min_t(unsigned long, msecs_to_jiffies(ms), HZ) : HZ;
+}
+
+/* Whether @file is the control file of an attached engine; under the lock. */
+static bool bus1_engine_connected(struct bus1_conn *conn, struct file *file)
+{
+	return conn->file == file && conn->state == BUS1_CONN_ATTACHED;
+}
+
+/*
+ * The errno for a control file that is not (or no longer) an attached
+ * engine: broken or replaced (ENOTCONN), or not attached yet (EBADFD).
+ * Under the lock.
+ */
+static int bus1_engine_file_error(struct bus1_conn *conn, struct file *file)
+{
+	if (conn->file != file || conn->state == BUS1_CONN_GONE)
+		return -ENOTCONN;
+	return -EBADFD;
+}
+
+/* read() and write() are only for the attached connection's own file. */
+static int bus1_engine_check_file(struct bus1_conn *conn, struct file *file)
+{
+	int r = 0;
+
+	spin_lock(&conn->lock);
+	if (!bus1_engine_connected(conn, file))
+		r = bus1_engine_file_error(conn, file);
+	spin_unlock(&conn->lock);
+	return r;
+}
 
 /**
  * bus1_engine_gen() - the generation of the attached engine
@@ -156,11 +231,16 @@ int bus1_engine_queue(struct bus1_request *req, u64 gen)
 	}
 	req->seq = ++conn->seq;
 	req->rec->seq = req->seq;
+	req->queued_at = jiffies;
 	req->state = BUS1_REQUEST_QUEUED;
 	bus1_request_get(req);
 	list_add_tail(&req->link, &conn->pending);
 	spin_unlock(&conn->lock);
 
+	/* A no-op while the check is pending already. */
+	if (!req->one_way)
+		schedule_delayed_work(&conn->timeout_work,
+				      bus1_engine_check_delay());
 	wake_up_interruptible_poll(&conn->read_wq, EPOLLIN | EPOLLRDNORM);
 	return 0;
 }
@@ -180,6 +260,7 @@ static void bus1_engine_sent_add(struct bus1_conn *conn,
 	rb_insert_color(&req->node, &conn->sent);
 }
 
+/* Find a sent request and take a reference; under the lock. */
 static struct bus1_request *bus1_engine_sent_find(struct bus1_conn *conn,
 						  u64 seq)
 {
@@ -193,57 +274,76 @@ static struct bus1_request *bus1_engine_sent_find(struct bus1_conn *conn,
 		else if (seq > t->seq)
 			n = n->rb_right;
 		else
-			return t;
+			return bus1_request_get(t);
 	}
 	return NULL;
 }
 
-/* Remove a sent request and end it; drops the connection's reference. */
-static void bus1_engine_complete(struct bus1_conn *conn,
-				 struct bus1_request *req, int error,
-				 void *reply, size_t reply_size)
+/*
+ * Remove a sent request found by bus1_engine_sent_find() and end it; drops
+ * the connection's reference and the finder's. If the connection broke
+ * since the lookup, the request has ended already: @reply is freed and
+ * -ENOTCONN returned.
+ */
+static int bus1_engine_complete(struct bus1_conn *conn,
+				struct bus1_request *req, int error,
+				void *reply, size_t reply_size)
 {
+	bool sent;
+
 	spin_lock(&conn->lock);
-	rb_erase(&req->node, &conn->sent);
-	RB_CLEAR_NODE(&req->node);
-	req->state = BUS1_REQUEST_DONE;
+	sent = req->state == BUS1_REQUEST_SENT;
+	if (sent) {
+		rb_erase(&req->node, &conn->sent);
+		RB_CLEAR_NODE(&req->node);
+		req->state = BUS1_REQUEST_DONE;
+	}
 	spin_unlock(&conn->lock);
 
-	bus1_request_end(req, error, reply, reply_size);
+	if (sent) {
+		bus1_request_end(req, error, reply, reply_size);
+		bus1_request_put(req);
+	} else {
+		kvfree(reply);
+	}
 	bus1_request_put(req);
+	return sent ? 0 : -ENOTCONN;
 }
 
-static int bus1_engine_open(struct inode *inode, struct file *file)
+/* The oldest unanswered two-way request, or NULL; under the lock. */
+static struct bus1_request *bus1_engine_oldest(struct bus1_conn *conn)
 {
-	struct bus1_conn *conn = &bus1_conn;
-	int r = 0;
+	struct rb_node *first = rb_first(&conn->sent);
+	struct bus1_request *req, *oldest = NULL;
 
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
-
-	spin_lock(&conn->lock);
-	if (conn->open)
-		r = -EBUSY;
-	else
-		conn->open = true;
-	spin_unlock(&conn->lock);
-	if (r)
-		return r;
-
-	return stream_open(inode, file);
+	if (first)
+		oldest = rb_entry(first, struct bus1_request, node);
+	/* The pending list is in sequence order. */
+	list_for_each_entry(req, &conn->pending, link) {
+		if (req->one_way)
+			continue;
+		if (!oldest || req->seq < oldest->seq)
+			oldest = req;
+		break;
+	}
+	return oldest;
 }
 
-static int bus1_engine_release(struct inode *inode, struct file *file)
+/*
+ * End the connection: every request not yet answered ends (@expired, the
+ * seq of a request that timed out, with ETIMEDOUT, all others with
+ * ENOTCONN), every peer of the engine is woken to find itself dead, and the
+ * state returns to none. Called with the lock held and the engine attached;
+ * releases the lock.
+ */
+static void bus1_engine_teardown(struct bus1_conn *conn, u64 expired)
+	__releases(&conn->lock)
 {
-	struct bus1_conn *conn = &bus1_conn;
 	struct bus1_request *req, *t;
 	struct rb_node *node;
 	LIST_HEAD(dead);
-	bool attached;
 	u64 gen;
 
-	spin_lock(&conn->lock);
-	attached = conn->state == BUS1_CONN_ATTACHED;
 	conn->state = BUS1_CONN_GONE;
 	gen = conn->gen;
 	while ((node = rb_first(&conn->sent))) {
@@ -257,46 +357,140 @@ static int bus1_engine_release(struct inode *inode, struct file *file)
 		req->state = BUS1_REQUEST_DONE;
 	spin_unlock(&conn->lock);
 
+	/* A broken engine blocked in read() or poll() learns at once. */
+	wake_up_interruptible_all(&conn->read_wq);
+
 	/*
 	 * Nothing can be queued any more, so these are all requests that will
-	 * ever exist for this engine. Abandoned ones are settled by
+	 * ever exist for this engine, except a batch read() is copying out,
+	 * which read() ends itself. Abandoned ones are settled by
 	 * bus1_request_end(); what they would queue is refused.
 	 */
 	list_for_each_entry_safe(req, t, &dead, link) {
 		list_del_init(&req->link);
 		if (!req->one_way)
-			bus1_request_end(req, -ENOTCONN, NULL, 0);
+			bus1_request_end(req, expired && req->seq == expired ?
+					 -ETIMEDOUT : -ENOTCONN, NULL, 0);
 		bus1_request_put(req);
 	}
 
-	if (attached)
-		bus1_peer_wake_all(gen);
+	bus1_peer_wake_all(gen);
 
 	spin_lock(&conn->lock);
 	conn->state = BUS1_CONN_NONE;
-	conn->open = false;
+	conn->file = NULL;
+	spin_unlock(&conn->lock);
+}
+
+static void bus1_engine_timeout(struct work_struct *work)
+{
+	struct bus1_conn *conn = container_of(to_delayed_work(work),
+					      struct bus1_conn, timeout_work);
+	unsigned int ms = READ_ONCE(bus1_request_timeout_ms);
+	unsigned long deadline, next = HZ;
+	struct bus1_request *oldest;
+	u64 seq;
+
+	spin_lock(&conn->lock);
+	oldest = conn->state == BUS1_CONN_ATTACHED ?
+		 bus1_engine_oldest(conn) : NULL;
+	if (!oldest) {
+		/* Armed again by the next two-way request. */
+		spin_unlock(&conn->lock);
+		return;
+	}
+	if (ms) {
+		deadline = oldest->queued_at + msecs_to_jiffies(ms);
+		if (time_after_eq(jiffies, deadline)) {
+			seq = oldest->seq;
+			pr_notice("bus1: engine did not answer request %llu within %u ms, disconnecting it\n",
+				  seq, ms);
+			bus1_engine_teardown(conn, seq);
+			return;
+		}
+		next = min(next, deadline - jiffies);
+	}
+	spin_unlock(&conn->lock);
+	schedule_delayed_work(&conn->timeout_work, next);
+}
+
+/**
+ * bus1_engine_exit() - stop the timeout check at module unload
+ *
+ * No control file is open any more, but a check may still be running.
+ */
+void bus1_engine_exit(void)
+{
+	cancel_delayed_work_sync(&bus1_conn.timeout_work);
+}
+
+static int bus1_engine_open(struct inode *inode, struct file *file)
+{
+	struct bus1_conn *conn = &bus1_conn;
+	int r = 0;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+
+	spin_lock(&conn->lock);
+	if (conn->file)
+		r = -EBUSY;
+	else
+		conn->file = file;
+	spin_unlock(&conn->lock);
+	if (r)
+		return r;
+
+	return stream_open(inode, file);
+}
+
+static int bus1_engine_release(struct inode *inode, struct file *file)
+{
+	struct bus1_conn *conn = &bus1_conn;
+
+	spin_lock(&conn->lock);
+	if (conn->file == file && conn->state == BUS1_CONN_ATTACHED) {
+		bus1_engine_teardown(conn, 0);
+		return 0;
+	}
+	/*
+	 * Not attached: give the device back. Broken: the teardown cleared
+	 * @file, or will once it is done.
+	 */
+	if (conn->file == file && conn->state == BUS1_CONN_NONE)
+		conn->file = NULL;
 	spin_unlock(&conn->lock);
 	return 0;
 }
 
-static bool bus1_engine_pending(struct bus1_conn *conn)
+/* Whether read() on @file has something to do: requests, or an error. */
+static bool bus1_engine_readable(struct bus1_conn *conn, struct file *file)
 {
 	bool r;
 
 	spin_lock(&conn->lock);
-	r = !list_empty(&conn->pending);
+	r = !bus1_engine_connected(conn, file) || !list_empty(&conn->pending);
 	spin_unlock(&conn->lock);
 	return r;
 }
 
-/* Detach the oldest pending requests that fit in @count bytes. */
-static void bus1_engine_batch(struct bus1_conn *conn, struct list_head *batch,
-			      size_t count)
+/*
+ * Detach the oldest pending requests that fit in @count bytes, if @file is
+ * still the attached engine; return its generation in @gen.
+ */
+static int bus1_engine_batch(struct bus1_conn *conn, struct file *file,
+			     struct list_head *batch, size_t count, u64 *gen)
 {
 	struct bus1_request *req, *last = NULL;
 	size_t size = 0;
+	int r = 0;
 
 	spin_lock(&conn->lock);
+	if (!bus1_engine_connected(conn, file)) {
+		r = bus1_engine_file_error(conn, file);
+		goto out;
+	}
+	*gen = conn->gen;
 	list_for_each_entry(req, &conn->pending, link) {
 		if (req->size > count - size)
 			break;
@@ -305,7 +499,22 @@ static void bus1_engine_batch(struct bus1_conn *conn, struct list_head *batch,
 	}
 	if (last)
 		list_cut_position(batch, &conn->pending, &last->link);
+out:
 	spin_unlock(&conn->lock);
+	return r;
+}
+
+/*
+ * A one-way record ends when read; there is nobody to tell. Its owner may
+ * reuse it as soon as the lock is dropped, so only a last reference is
+ * freed, later, from @gone. Under the lock.
+ */
+static void bus1_engine_one_way_done(struct bus1_request *req,
+				     struct list_head *gone)
+{
+	req->state = BUS1_REQUEST_DONE;
+	if (!refcount_dec_not_one(&req->ref.refcount))
+		list_add_tail(&req->link, gone);
 }
 
 static ssize_t bus1_engine_read(struct file *file, char __user *buf,
@@ -316,10 +525,13 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 	LIST_HEAD(batch);
 	LIST_HEAD(gone);
 	size_t copied = 0, n = 0;
+	bool broken;
+	u64 gen = 0;
 	int r;
 
-	if (READ_ONCE(conn->state) != BUS1_CONN_ATTACHED)
-		return -EBADFD;
+	r = bus1_engine_check_file(conn, file);
+	if (r)
+		return r;
 	if (count < bus1_max_record)
 		return -EINVAL;
 
@@ -328,7 +540,9 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 		return r;
 
 	for (;;) {
-		bus1_engine_batch(conn, &batch, count);
+		r = bus1_engine_batch(conn, file, &batch, count, &gen);
+		if (r)
+			goto out;
 		if (!list_empty(&batch))
 			break;
 		if (file->f_flags & O_NONBLOCK) {
@@ -336,7 +550,7 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 			goto out;
 		}
 		r = wait_event_interruptible(conn->read_wq,
-					     bus1_engine_pending(conn));
+					     bus1_engine_readable(conn, file));
 		if (r)
 			goto out;
 	}
@@ -349,19 +563,17 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 	}
 
 	spin_lock(&conn->lock);
+	/* The connection broke while copying: the batch ends here. */
+	broken = !bus1_engine_connected(conn, file) || conn->gen != gen;
 	list_for_each_entry_safe(req, t, &batch, link) {
-		if (!n--)
+		if (!broken && !n--)
 			break;
 		list_del_init(&req->link);
 		if (req->one_way) {
+			bus1_engine_one_way_done(req, &gone);
+		} else if (broken) {
 			req->state = BUS1_REQUEST_DONE;
-			/*
-			 * A one-way record ends when read; there is nobody to
-			 * tell. Its owner may reuse it as soon as the lock is
-			 * dropped, so only a last reference is freed, later.
-			 */
-			if (!refcount_dec_not_one(&req->ref.refcount))
-				list_add_tail(&req->link, &gone);
+			list_add_tail(&req->link, &gone);
 		} else {
 			req->state = BUS1_REQUEST_SENT;
 			bus1_engine_sent_add(conn, req);
@@ -372,20 +584,28 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 
 	list_for_each_entry_safe(req, t, &gone, link) {
 		list_del_init(&req->link);
+		if (!req->one_way)
+			bus1_request_end(req, -ENOTCONN, NULL, 0);
 		bus1_request_put(req);
 	}
 
-	r = copied ? copied : -EFAULT;
+	if (broken)
+		r = -ENOTCONN;
+	else
+		r = copied ? copied : -EFAULT;
 out:
 	mutex_unlock(&conn->read_mutex);
 	return r;
 }
 
-static int bus1_engine_peer_state(const struct bus1_engine_hdr *hdr,
+static int bus1_engine_peer_state(struct file *file,
+				  const struct bus1_engine_hdr *hdr,
 				  const char __user *buf)
 {
 	struct bus1_conn *conn = &bus1_conn;
 	struct bus1_engine_peer_state ps;
+	u64 gen;
+	int r = 0;
 
 	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(ps))
 		return -EINVAL;
@@ -394,25 +614,41 @@ static int bus1_engine_peer_state(const struct bus1_engine_hdr *hdr,
 	if (ps.reserved || ps.readable > 1)
 		return -EINVAL;
 
-	bus1_peer_set_readable(hdr->peer, READ_ONCE(conn->gen), ps.readable);
+	spin_lock(&conn->lock);
+	if (bus1_engine_connected(conn, file))
+		gen = conn->gen;
+	else
+		r = bus1_engine_file_error(conn, file);
+	spin_unlock(&conn->lock);
+	if (r)
+		return r;
+
+	/* Ignored for the peers of this engine if it broke meanwhile. */
+	bus1_peer_set_readable(hdr->peer, gen, ps.readable);
 	return 0;
 }
 
-static int bus1_engine_reply(const struct bus1_engine_hdr *hdr,
+static int bus1_engine_reply(struct file *file,
+			     const struct bus1_engine_hdr *hdr,
 			     const char __user *buf)
 {
 	struct bus1_conn *conn = &bus1_conn;
 	size_t size = hdr->size - sizeof(*hdr);
-	struct bus1_request *req;
+	struct bus1_request *req = NULL;
 	void *reply = NULL;
-	int r;
+	int r = 0;
 
 	if (!hdr->seq)
 		return -EINVAL;
 
 	spin_lock(&conn->lock);
-	req = bus1_engine_sent_find(conn, hdr->seq);
+	if (bus1_engine_connected(conn, file))
+		req = bus1_engine_sent_find(conn, hdr->seq);
+	else
+		r = bus1_engine_file_error(conn, file);
 	spin_unlock(&conn->lock);
+	if (r)
+		return r;
 	if (!req)
 		return -ENOENT;
 
@@ -427,11 +663,14 @@ static int bus1_engine_reply(const struct bus1_engine_hdr *hdr,
 	if (size) {
 		/* Bounded by the request, at most max_record. */
 		reply = kvmalloc(size, GFP_KERNEL);
-		if (!reply)
-			return -ENOMEM;
+		if (!reply) {
+			r = -ENOMEM;
+			goto out;
+		}
 		if (copy_from_user(reply, buf + sizeof(*hdr), size)) {
 			kvfree(reply);
-			return -EFAULT;
+			r = -EFAULT;
+			goto out;
 		}
 		r = bus1_request_check_reply(req, hdr->error, reply, size);
 		if (r) {
@@ -440,16 +679,19 @@ static int bus1_engine_reply(const struct bus1_engine_hdr *hdr,
 		}
 	}
 
-	bus1_engine_complete(conn, req, hdr->error, reply, size);
-	return 0;
+	return bus1_engine_complete(conn, req, hdr->error, reply, size);
 
 reject:
-	bus1_engine_complete(conn, req, -EIO, NULL, 0);
+	req->rejected = true;
+	return bus1_engine_complete(conn, req, -EIO, NULL, 0) ?: r;
+out:
+	bus1_request_put(req);
 	return r;
 }
 
 /* Process one record; return its size or a negative errno. */
-static ssize_t bus1_engine_record(const char __user *buf, size_t left)
+static ssize_t bus1_engine_record(struct file *file, const char __user *buf,
+				  size_t left)
 {
 	struct bus1_engine_hdr hdr;
 	int r;
@@ -465,14 +707,14 @@ static ssize_t bus1_engine_record(const char __user *buf, size_t left)
 
 	switch (hdr.type) {
 	case BUS1_ENGINE_PEER_STATE:
-		r = bus1_engine_peer_state(&hdr, buf);
+		r = bus1_engine_peer_state(file, &hdr, buf);
 		break;
 	case BUS1_ENGINE_PEER_NEW:
 	case BUS1_ENGINE_TRANSFER:
 	case BUS1_ENGINE_RELEASE:
 	case BUS1_ENGINE_SEND:
 	case BUS1_ENGINE_RECV:
-		r = bus1_engine_reply(&hdr, buf);
+		r = bus1_engine_reply(file, &hdr, buf);
 		break;
 	default:
 		r = -EINVAL;
@@ -490,16 +732,20 @@ static ssize_t bus1_engine_write(struct file *file, const char __user *buf,
 	ssize_t r = 0;
 	size_t done = 0;
 
-	if (READ_ONCE(conn->state) != BUS1_CONN_ATTACHED)
-		return -EBADFD;
+	r = bus1_engine_check_file(conn, file);
+	if (r)
+		return r;
 
 	r = mutex_lock_interruptible(&conn->write_mutex);
 	if (r)
 		return r;
 	while (done < count) {
-		r = bus1_engine_record(buf + done, count - done);
-		if (r < 0)
+		r = bus1_engine_record(file, buf + done, count - done);
+		WRITE_ONCE(conn->n_records, conn->n_records + 1);
+		if (r < 0) {
+			WRITE_ONCE(conn->n_rejected, conn->n_rejected + 1);
 			break;
+		}
 		done += r;
 	}
 	mutex_unlock(&conn->write_mutex);
@@ -513,12 +759,16 @@ static __poll_t bus1_engine_poll(struct file *file, poll_table *wait)
 	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
 
 	poll_wait(file, &conn->read_wq, wait);
-	if (bus1_engine_pending(conn))
+	spin_lock(&conn->lock);
+	if (conn->file != file || conn->state == BUS1_CONN_GONE)
+		mask |= EPOLLERR | EPOLLHUP;
+	else if (!list_empty(&conn->pending))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	spin_unlock(&conn->lock);
 	return mask;
 }
 
-static int bus1_engine_attach(void __user *arg)
+static int bus1_engine_attach(struct file *file, void __user *arg)
 {
 	struct bus1_conn *conn = &bus1_conn;
 	struct bus1_engine_attach a;
@@ -543,14 +793,78 @@ static int bus1_engine_attach(void __user *arg)
 		return -EFAULT;
 
 	spin_lock(&conn->lock);
-	if (conn->state == BUS1_CONN_ATTACHED) {
+	if (conn->file != file || conn->state == BUS1_CONN_GONE) {
+		r = -ENOTCONN;
+	} else if (conn->state == BUS1_CONN_ATTACHED) {
 		r = -EALREADY;
 	} else {
 		conn->state = BUS1_CONN_ATTACHED;
 		++conn->gen;
+		conn->attach_seq = conn->seq;
+		WRITE_ONCE(conn->n_records, 0);
+		WRITE_ONCE(conn->n_rejected, 0);
 	}
 	spin_unlock(&conn->lock);
 	return r;
+}
+
+/**
+ * bus1_engine_info() - a snapshot of the connection, for debugfs
+ * @info:	output.
+ */
+void bus1_engine_info(struct bus1_engine_info *info)
+{
+	struct bus1_conn *conn = &bus1_conn;
+	struct bus1_request *req, *oldest;
+	struct rb_node *node;
+
+	memset(info, 0, sizeof(*info));
+	spin_lock(&conn->lock);
+	switch (conn->state) {
+	case BUS1_CONN_ATTACHED:
+		info->state = BUS1_ENGINE_INFO_ATTACHED;
+		break;
+	case BUS1_CONN_GONE:
+		info->state = BUS1_ENGINE_INFO_GONE;
+		break;
+	default:
+		info->state = BUS1_ENGINE_INFO_NONE;
+		break;
+	}
+	info->gen = conn->gen;
+	info->n_requests = conn->seq - conn->attach_seq;
+	list_for_each_entry(req, &conn->pending, link)
+		++info->n_pending;
+	for (node = rb_first(&conn->sent); node; node = rb_next(node))
+		++info->n_sent;
+	oldest = bus1_engine_oldest(conn);
+	if (oldest)
+		info->oldest_ms = jiffies_to_msecs(jiffies - oldest->queued_at);
+	spin_unlock(&conn->lock);
+	info->n_records = READ_ONCE(conn->n_records);
+	info->n_rejected = READ_ONCE(conn->n_rejected);
+}
+
+/**
+ * bus1_engine_abort() - disconnect the attached engine
+ *
+ * Ends the connection as if the engine had exited; the engine finds its
+ * control file dead (ENOTCONN) and a new engine may attach.
+ *
+ * Return: 0, or -ENOTCONN if no engine is attached.
+ */
+int bus1_engine_abort(void)
+{
+	struct bus1_conn *conn = &bus1_conn;
+
+	spin_lock(&conn->lock);
+	if (conn->state != BUS1_CONN_ATTACHED) {
+		spin_unlock(&conn->lock);
+		return -ENOTCONN;
+	}
+	pr_notice("bus1: engine disconnected through debugfs\n");
+	bus1_engine_teardown(conn, 0);
+	return 0;
 }
 
 static long bus1_engine_ioctl(struct file *file, unsigned int cmd,
@@ -558,7 +872,7 @@ static long bus1_engine_ioctl(struct file *file, unsigned int cmd,
 {
 	switch (cmd) {
 	case BUS1_ENGINE_IOCTL_ATTACH:
-		return bus1_engine_attach((void __user *)arg);
+		return bus1_engine_attach(file, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

@@ -9,7 +9,8 @@
  * (engine.c), and requests travel between them as records (request.c),
  * following include/uapi/linux/bus1-engine.h.
  *
- * This file holds the limits (module parameters, fixed at load) and
+ * This file holds the limits (module parameters, fixed at load, except
+ * request_timeout_ms, which is read at every check) and
  * registers the two misc devices, last at init and first at exit, so no
  * file can be opened on a half-initialized module.
  */
@@ -22,6 +23,7 @@
 #include <linux/uio.h>
 #include <linux/bus1.h>
 #include <linux/bus1-engine.h>
+#include "debugfs.h"
 #include "engine.h"
 #include "peer.h"
 
@@ -33,6 +35,11 @@ unsigned int bus1_max_items = 65536;
 module_param_named(max_items, bus1_max_items, uint, 0444);
 MODULE_PARM_DESC(max_items,
 		 "Largest count of destinations, transfers or IDs in one command (default 65536)");
+
+unsigned int bus1_request_timeout_ms = 30000;
+module_param_named(request_timeout_ms, bus1_request_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(request_timeout_ms,
+		 "Milliseconds a request may wait for the engine's reply before the engine is disconnected (default 30000, 0 = never)");
 
 size_t bus1_max_record;
 
@@ -93,9 +100,11 @@ static int __init bus1_init(void)
 		return r;
 	}
 
+	bus1_debugfs_init();
+
 	r = misc_register(&bus1_engine_misc);
 	if (r)
-		return r;
+		goto err_debugfs;
 
 	r = misc_register(&bus1_misc);
 	if (r)
@@ -105,6 +114,8 @@ static int __init bus1_init(void)
 
 err_engine:
 	misc_deregister(&bus1_engine_misc);
+err_debugfs:
+	bus1_debugfs_exit();
 	return r;
 }
 
@@ -112,6 +123,8 @@ static void __exit bus1_exit(void)
 {
 	misc_deregister(&bus1_misc);
 	misc_deregister(&bus1_engine_misc);
+	bus1_debugfs_exit();
+	bus1_engine_exit();
 	bus1_peer_exit();
 }
 

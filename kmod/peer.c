@@ -7,12 +7,13 @@
  * generation it lives under, whether the engine last said it is readable,
  * and whether it is busy. Everything else is the engine's.
  *
- * A peer makes one request at a time. Each ioctl copies its arguments into
- * a request, becomes the peer's single busy holder (waiting killably for a
- * previous holder), queues the request, waits killably for the reply and
- * copies the result out to the caller's memory. The busy state ends only
- * when the request is settled: by the caller after its copy-out, or, if
- * the caller was killed, by whoever ended the request. Settling queues the
+ * A peer makes one request at a time. Each ioctl checks its fixed-size
+ * arguments, becomes the peer's single busy holder (waiting killably for a
+ * previous holder), only then allocates a request and copies its arguments
+ * in, queues it, waits killably for the reply and copies the result out to
+ * the caller's memory. The busy state ends only when the request is
+ * settled: by the caller after its copy-out, or, if the caller was
+ * killed, by whoever ended the request. Settling queues the
  * RECV_DONE a successful RECV owes, and the PEER_RELEASE of a peer closed
  * while busy, before the next request of the peer can be queued; so the
  * engine sees a peer's records in order, PEER_NEW first and PEER_RELEASE
@@ -26,6 +27,19 @@
  *
  * Live peers are kept in an xarray by ID, so PEER_STATE records can find
  * them; a record for an unknown ID is ignored.
+ *
+ * Kernel memory bound: since a request is allocated only by the busy
+ * holder, each peer holds at most one request buffer at a time, however
+ * many threads call into it: at most max_record bytes (the header, a SEND
+ * with max_items destinations and transfers, and max_data payload bytes;
+ * about 32 MiB + 2 MiB with the defaults) plus its reply, which the engine
+ * bounds the same way. Per peer, besides, the struct and two preallocated
+ * header-sized records. So the worst case is about
+ * (open peers) * (max_record + reply); open peers are bounded by each
+ * process's RLIMIT_NOFILE and the system's file limit, and everything is
+ * allocated with GFP_KERNEL_ACCOUNT, so it is charged to the caller's
+ * memory cgroup. Queued messages live in the engine, not here, and are
+ * bounded by its per-UID quotas.
  */
 
 #include <linux/build_bug.h>
@@ -236,9 +250,10 @@ static void bus1_peer_readable(struct bus1_peer *peer)
  * @req:	the request, ended.
  * @delivered:	RECV: the item reached the application.
  *
- * Queues what the request leaves owed (RECV_DONE after a successful RECV)
- * and ends the peer's busy state, which may queue a PEER_RELEASE that
- * waited for it. Called by the caller after its copy-out, or by
+ * Queues what the request leaves owed (RECV_DONE after a successful RECV,
+ * and after a RECV whose reply was rejected: the engine may have lent an
+ * item, and a RECV_DONE naming none is harmless) and ends the peer's busy
+ * state, which may queue a PEER_RELEASE that waited for it. Called by the caller after its copy-out, or by
  * bus1_request_end() for an abandoned request. Never fails.
  */
 void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req,
@@ -246,7 +261,7 @@ void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req,
 {
 	struct bus1_engine_recv_done *done;
 
-	if (!req->error && req->type == BUS1_ENGINE_RECV) {
+	if (req->type == BUS1_ENGINE_RECV && (!req->error || req->rejected)) {
 		bus1_request_reset(peer->done_req);
 		done = bus1_request_payload(peer->done_req);
 		done->recv_seq = req->seq;
@@ -261,17 +276,23 @@ void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req,
 	bus1_peer_unbusy(peer);
 }
 
+/* Become the busy holder. Return: 0, or -EINTR if the caller was killed. */
+static int bus1_peer_acquire(struct bus1_peer *peer)
+{
+	if (wait_event_killable(peer->busy_wq, bus1_peer_try_acquire(peer)))
+		return -EINTR;
+	return 0;
+}
+
 /*
- * Make @req, wait for the answer. Return -EINTR if the caller was killed
- * (before the request was queued, or abandoning it); otherwise the request
- * has ended, the result is in @req, and the caller must settle it.
+ * Make @req as the busy holder, wait for the answer. Return -EINTR if the
+ * caller was killed (abandoning the request, which now ends the busy
+ * state); otherwise the request has ended, the result is in @req, and the
+ * caller must settle it.
  */
 static int bus1_peer_call(struct bus1_peer *peer, struct bus1_request *req)
 {
 	int r;
-
-	if (wait_event_killable(peer->busy_wq, bus1_peer_try_acquire(peer)))
-		return -EINTR;
 
 	r = bus1_engine_queue(req, peer->gen);
 	if (r) {
@@ -350,7 +371,8 @@ static int bus1_peer_open(struct inode *inode, struct file *file)
 	pn->uid = from_kuid_munged(&init_user_ns, file->f_cred->euid);
 	pn->pid = task_tgid_nr(current);
 
-	r = bus1_peer_call(peer, req);
+	/* nobody else knows the peer yet: this does not wait */
+	r = bus1_peer_acquire(peer) ?: bus1_peer_call(peer, req);
 	if (r) {
 		/* Abandoned: PEER_RELEASE follows if PEER_NEW succeeds. */
 		bus1_peer_close(peer);
@@ -446,10 +468,13 @@ static int bus1_peer_transfer(struct bus1_peer *peer, void __user *arg)
 		to_id = to->id;
 	}
 
+	r = bus1_peer_acquire(peer);
+	if (r)
+		goto out;
 	req = bus1_peer_request(peer, BUS1_ENGINE_TRANSFER, sizeof(*t) + size);
 	if (!req) {
 		r = -ENOMEM;
-		goto out;
+		goto unbusy;
 	}
 	req->n = cmd.n_transfers;
 	t = bus1_request_payload(req);
@@ -458,12 +483,12 @@ static int bus1_peer_transfer(struct bus1_peer *peer, void __user *arg)
 	t->n = cmd.n_transfers;
 	if (copy_from_user(t + 1, u64_to_user_ptr(cmd.ptr_src), size)) {
 		r = -EFAULT;
-		goto out;
+		goto unbusy;
 	}
 	r = bus1_peer_probe(cmd.ptr_src, size) ?:
 	    bus1_peer_probe(cmd.ptr_dst, size);
 	if (r)
-		goto out;
+		goto unbusy;
 
 	r = bus1_peer_call(peer, req);
 	if (r)
@@ -475,6 +500,9 @@ static int bus1_peer_transfer(struct bus1_peer *peer, void __user *arg)
 				(u8 *)req->reply + size, size)))
 		r = -EFAULT;
 	bus1_peer_settle(peer, req, true);
+	goto out;
+unbusy:
+	bus1_peer_unbusy(peer);
 out:
 	bus1_request_put(req);
 	if (to_file)
@@ -496,15 +524,20 @@ static int bus1_peer_release_ids(struct bus1_peer *peer, void __user *arg)
 		return -EINVAL;
 	size = cmd.n_ids * sizeof(u64);
 
+	r = bus1_peer_acquire(peer);
+	if (r)
+		return r;
 	req = bus1_peer_request(peer, BUS1_ENGINE_RELEASE, sizeof(*rel) + size);
-	if (!req)
-		return -ENOMEM;
+	if (!req) {
+		r = -ENOMEM;
+		goto unbusy;
+	}
 	rel = bus1_request_payload(req);
 	rel->flags = cmd.flags;
 	rel->n_ids = cmd.n_ids;
 	if (copy_from_user(rel + 1, u64_to_user_ptr(cmd.ptr_ids), size)) {
 		r = -EFAULT;
-		goto out;
+		goto unbusy;
 	}
 
 	r = bus1_peer_call(peer, req);
@@ -512,6 +545,9 @@ static int bus1_peer_release_ids(struct bus1_peer *peer, void __user *arg)
 		goto out;
 	r = req->error;
 	bus1_peer_settle(peer, req, true);
+	goto out;
+unbusy:
+	bus1_peer_unbusy(peer);
 out:
 	bus1_request_put(req);
 	return r;
@@ -566,9 +602,14 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 	n_dst = cmd.n_destinations * sizeof(u64);
 	n_tr = msg.n_transfers * sizeof(struct bus1_transfer);
 	size = sizeof(*s) + n_dst + n_tr + round_up(msg.n_data, 8);
+	r = bus1_peer_acquire(peer);
+	if (r)
+		return r;
 	req = bus1_peer_request(peer, BUS1_ENGINE_SEND, size);
-	if (!req)
-		return -ENOMEM;
+	if (!req) {
+		r = -ENOMEM;
+		goto unbusy;
+	}
 	req->n = cmd.n_destinations;
 	s = bus1_request_payload(req);
 	s->flags = cmd.flags;
@@ -582,12 +623,12 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 	    copy_from_user(p + n_dst, u64_to_user_ptr(msg.ptr_transfers),
 			   n_tr)) {
 		r = -EFAULT;
-		goto out;
+		goto unbusy;
 	}
 	r = bus1_peer_gather(&msg, p + n_dst + n_tr) ?:
 	    bus1_peer_probe(cmd.ptr_errors, cmd.n_destinations * sizeof(s32));
 	if (r)
-		goto out;
+		goto unbusy;
 
 	r = bus1_peer_call(peer, req);
 	if (r)
@@ -597,6 +638,9 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 			       cmd.n_destinations * sizeof(s32)))
 		r = -EFAULT;
 	bus1_peer_settle(peer, req, true);
+	goto out;
+unbusy:
+	bus1_peer_unbusy(peer);
 out:
 	bus1_request_put(req);
 	return r;
@@ -672,9 +716,13 @@ static int bus1_peer_recv(struct bus1_peer *peer, void __user *arg)
 		iov_iter_kvec(&iter, ITER_DEST, NULL, 0, 0);
 	}
 
+	r = bus1_peer_acquire(peer);
+	if (r)
+		goto out;
 	req = bus1_peer_request(peer, BUS1_ENGINE_RECV, sizeof(*rv));
 	if (!req) {
 		r = -ENOMEM;
+		bus1_peer_unbusy(peer);
 		goto out;
 	}
 	/*

@@ -108,6 +108,7 @@ void bus1_request_reset(struct bus1_request *req)
 	req->state = BUS1_REQUEST_NEW;
 	atomic_set(&req->waiter, BUS1_WAITER_WAITING);
 	req->error = 0;
+	req->rejected = false;
 	kvfree(req->reply);
 	req->reply = NULL;
 	req->reply_size = 0;
@@ -154,8 +155,10 @@ int bus1_request_wait(struct bus1_request *req)
  *    engine's errno (one bus1(7) documents), @reply its payload.
  *  - The engine answered and the reply was rejected (the engine got
  *    EPROTO): @error is -EIO for the caller.
- *  - The engine went away (its control file was closed) while the request
- *    was queued or sent: @error is -ENOTCONN.
+ *  - The engine went away (its control file was closed, or its connection
+ *    was declared broken because a request timed out) while the request
+ *    was queued or sent: @error is -ENOTCONN; for the request that timed
+ *    out, -ETIMEDOUT.
  *  - No engine was attached when the request was to be queued: it was
  *    never queued, @error is -ENOTCONN.
  *  - A one-way record was read by the engine (@error 0), or dropped with

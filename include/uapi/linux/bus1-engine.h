@@ -146,6 +146,21 @@
  *             peers opened after that live under the new engine. A new
  *             engine starts with no peers.
  *
+ * Hung engine: when a two-way request has waited longer than
+ * request_timeout_ms (see "Limits") for its reply, counted from when it was
+ * queued, the engine is declared broken and handled as "gone" above, with
+ * one difference: the request that timed out completes with ETIMEDOUT (a
+ * PEER_NEW that times out fails the open() with ETIMEDOUT); all others with
+ * ENOTCONN. The broken engine may still hold its control file, but it is no
+ * longer the connection: read(), write() and ATTACH on it fail with
+ * ENOTCONN and poll() reports EPOLLERR | EPOLLHUP, so it notices; it should
+ * close the file and exit. Only one control file can be the connection at a
+ * time (opened and not yet broken or closed; a second open fails with
+ * EBUSY), so a new engine may open the device and attach while the broken
+ * one still holds its file. A request that a read() of the broken engine
+ * was copying out at that moment ends with ENOTCONN when that read()
+ * returns (with ENOTCONN too).
+ *
  * Engine input is untrusted
  * =========================
  *
@@ -167,6 +182,10 @@
  *            request is completed with EIO for the application.
  *   EFAULT   the engine's own buffer could not be read.
  *
+ * A rejected RECV reply is settled like a failed copy-out: the module
+ * queues RECV_DONE with commit = 0 (the engine may have lent an item; one
+ * naming no lent item is ignored by the engine) and marks the peer
+ * readable.
  * None of these detaches the engine; the module never writes into an
  * application's memory beyond the buffers that application supplied, and
  * never trusts a length it has not bounded against the request.
@@ -176,13 +195,28 @@
  * Limits
  * ======
  *
- * Module parameters (read-only at runtime, /sys/module/bus1/parameters):
+ * Module parameters (/sys/module/bus1/parameters; read-only at runtime
+ * unless noted):
+ *   request_timeout_ms  writable at runtime (0644): how long a two-way
+ *              request may wait for its reply before the engine is declared
+ *              broken (default 30000; 0 = never). A new value applies to
+ *              waiting requests within a second.
  *   max_data   largest message payload in bytes (default 32 MiB).
  *              SEND or RECV beyond it: EMSGSIZE.
  *   max_items  largest count of destinations, transfers or IDs in one
  *              command (default 65536). Beyond it: EINVAL.
  * iovec counts beyond UIO_MAXIOV (1024) fail with EINVAL. ATTACH reports
  * the resulting bounds so the engine can size its buffers.
+ *
+ * Kernel memory held for applications is bounded before the engine can say
+ * no: a request's buffers are allocated only once its caller holds the
+ * peer's single in-flight slot, so each open peer holds at most one request
+ * record (at most max_record, about 34 MiB with the defaults) and one reply
+ * (bounded by that request). The worst case is that per open /dev/bus1
+ * file, so it is limited by RLIMIT_NOFILE per process, and all of it is
+ * charged to the caller's memory cgroup (GFP_KERNEL_ACCOUNT). Everything
+ * the bus itself keeps (queued messages, nodes, handles) lives in the
+ * engine and is bounded by its per-UID quotas (EDQUOT).
  */
 #ifndef _UAPI_LINUX_BUS1_ENGINE_H
 #define _UAPI_LINUX_BUS1_ENGINE_H
