@@ -1,14 +1,46 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
  * Logging for the daemon binary (the core gets log_engine() as its sink).
+ *
+ * Under systemd, stderr is a stream to journald, which then takes a "<N>"
+ * prefix as the line's syslog priority and adds the program name itself.
+ * systemd says so by setting $JOURNAL_STREAM to the device and inode of
+ * that stream; comparing them with stderr's tells a journal stream from
+ * one that was inherited and redirected (sd-daemon(3), systemd.exec(5)).
  */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "log.h"
 
 static int log_max_level = LOG_INFO;
+static bool log_journal;
+
+/* Return: whether stderr is the journal stream $JOURNAL_STREAM names. */
+static bool log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 || e[n])
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return st.st_dev == dev && st.st_ino == ino;
+}
+
+/* Decide once, at start-up, how lines are written. */
+void log_init(void)
+{
+	log_journal = log_stderr_is_journal();
+}
 
 void log_set_max_level(int level)
 {
@@ -45,7 +77,10 @@ void log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "bus1d: %s\n", buf);
+	if (log_journal)
+		fprintf(stderr, "<%d>%s\n", level, buf);
+	else
+		fprintf(stderr, "bus1d: %s\n", buf);
 }
 
 void log_engine(void *userdata, int level, const char *message)

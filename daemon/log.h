@@ -2,12 +2,14 @@
 #pragma once
 
 /*
- * Daemon logging: one line per message on stderr, prefixed "bus1d: ",
- * filtered by a maximum syslog priority.
+ * Daemon logging: one line per message on stderr, prefixed "bus1d: ", or
+ * "<N>" with the priority when stderr is the journal; filtered by a maximum
+ * syslog priority.
  */
 
 #include <syslog.h>
 
+void log_init(void);
 void log_set_max_level(int level);
 int log_parse_level(const char *name);
 
