@@ -14,6 +14,7 @@ all:
 	$(MAKE) -C libbus1
 	$(MAKE) -C tests/unit
 	$(MAKE) -C tests/integration
+	$(MAKE) -C tests/bench
 
 deps:
 	scripts/install-deps.sh
@@ -36,15 +37,38 @@ check-harness:
 vm-check-harness:
 	scripts/tests/test-vm-harness.sh
 
+# The benchmark table: build/bench/results.txt and build/bench/profile.txt.
+bench:
+	$(MAKE) deps
+	$(MAKE) all
+	scripts/vm-run.sh --timeout 1800 -- scripts/guest-bench.sh
+
 demo:
 	$(MAKE) deps
 	$(MAKE) all
 	scripts/vm-run.sh -- scripts/guest-demo.sh
 
+# make install [DESTDIR=...] [PREFIX=/usr/local]: see dist/Makefile.
+install:
+	$(MAKE) -C daemon
+	$(MAKE) -C libbus1
+	$(MAKE) -C dist install
+
+install-module:
+	$(MAKE) -C dist install-module
+
+uninstall:
+	$(MAKE) -C dist uninstall
+
+install-check:
+	tests/install/run.sh
+
 clean:
-	for d in kmod daemon libbus1 tests/unit tests/integration; do \
+	for d in kmod daemon libbus1 tests/unit tests/integration tests/bench; do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean || exit 1; fi; \
 	done
 	rm -rf build
 
 .PHONY: all deps unit vm-check check check-harness vm-check-harness demo clean
+.PHONY: bench
+.PHONY: install install-module uninstall install-check

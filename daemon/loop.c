@@ -24,19 +24,32 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/bus1-engine.h>
+#include "fault.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
+#include "stats.h"
 
 enum {
 	LOOP_OP_CONTROL_READ = 1,
 	LOOP_OP_CONTROL_WRITE,
 	LOOP_OP_SIGNAL_READ,
+	LOOP_OP_STATS_ACCEPT,
+	LOOP_OP_STATS_SEND,
 };
 
 typedef struct Loop {
 	struct io_uring ring;
+	Fault *fault;
+	Stats *stats;
+	int stats_fd;
+	char *stats_buf;
+	size_t stats_len;
+	size_t stats_off;
+	bool stats_pending;
 	int control_fd;
 	int signal_fd;
 	void *rbuf;
@@ -82,6 +95,71 @@ static int loop_submit_signal(Loop *loop)
 	io_uring_sqe_set_data64(sqe, LOOP_OP_SIGNAL_READ);
 	loop->signal_pending = true;
 	return 0;
+}
+
+/*
+ * Stats clients are served one at a time: accept, send the document
+ * (MSG_NOSIGNAL: a client that went away must not kill the engine),
+ * close, accept the next. They share the ring with the control device
+ * but never hold up its requests.
+ */
+static int loop_submit_stats(Loop *loop)
+{
+	struct io_uring_sqe *sqe = loop_sqe(loop);
+
+	if (!sqe)
+		return -EBUSY;
+	if (loop->stats_fd < 0) {
+		io_uring_prep_accept(sqe, stats_listen_fd(loop->stats), NULL,
+				     NULL, SOCK_CLOEXEC);
+		io_uring_sqe_set_data64(sqe, LOOP_OP_STATS_ACCEPT);
+	} else {
+		io_uring_prep_send(sqe, loop->stats_fd,
+				   loop->stats_buf + loop->stats_off,
+				   loop->stats_len - loop->stats_off,
+				   MSG_NOSIGNAL);
+		io_uring_sqe_set_data64(sqe, LOOP_OP_STATS_SEND);
+	}
+	loop->stats_pending = true;
+	return 0;
+}
+
+static void loop_stats_close(Loop *loop)
+{
+	if (loop->stats_fd >= 0)
+		close(loop->stats_fd);
+	loop->stats_fd = -1;
+	free(loop->stats_buf);
+	loop->stats_buf = NULL;
+}
+
+static void loop_handle_stats(Loop *loop, uint64_t op, int res)
+{
+	int r;
+
+	loop->stats_pending = false;
+	if (op == LOOP_OP_STATS_ACCEPT) {
+		if (res < 0) {
+			log_msg(LOG_WARNING, "stats accept: %s", strerror(-res));
+			return;
+		}
+		loop->stats_fd = res;
+		loop->stats_off = 0;
+		r = stats_render(loop->stats, &loop->stats_buf,
+				 &loop->stats_len);
+		if (r < 0) {
+			log_msg(LOG_WARNING, "stats: %s", strerror(-r));
+			loop_stats_close(loop);
+		}
+		return;
+	}
+	if (res <= 0) {
+		loop_stats_close(loop);
+		return;
+	}
+	loop->stats_off += res;
+	if (loop->stats_off >= loop->stats_len)
+		loop_stats_close(loop);
 }
 
 static void loop_handle_signal(Loop *loop, int res)
@@ -130,6 +208,11 @@ static int loop_write_once(Loop *loop, const void *data, size_t len)
 			io_uring_cqe_seen(&loop->ring, cqe);
 			loop_handle_signal(loop, res);
 			break;
+		case LOOP_OP_STATS_ACCEPT:
+		case LOOP_OP_STATS_SEND:
+			io_uring_cqe_seen(&loop->ring, cqe);
+			loop_handle_stats(loop, io_uring_cqe_get_data64(cqe), res);
+			break;
 		default:
 			/* the control read is never in flight while writing */
 			io_uring_cqe_seen(&loop->ring, cqe);
@@ -151,14 +234,31 @@ static int loop_write(Loop *loop, const Outbuf *out)
 			off += res;
 			continue;
 		}
-		if (res == 0 || res == -EBADFD || res == -EBADF || res == -EBUSY)
+		if (res == 0 || res == -EBADFD || res == -EBADF || res == -EBUSY ||
+		    res == -ENOTCONN)
 			return res ? res : -EIO;
 
+		if (out->len - off < sizeof(*hdr)) {
+			log_msg(LOG_ERR, "kernel rejected %zu trailing bytes: %s",
+				out->len - off, strerror(-res));
+			break;
+		}
 		hdr = (const void *)(out->data + off);
 		log_msg(LOG_ERR,
 			"kernel rejected record type %u seq %llu peer %llu: %s",
 			hdr->type, (unsigned long long)hdr->seq,
 			(unsigned long long)hdr->peer, strerror(-res));
+		/*
+		 * Our own output is framed correctly unless fault injection
+		 * garbled it; a size that cannot frame the record would make
+		 * this loop spin or run past the buffer, so drop the rest.
+		 */
+		if (hdr->size < sizeof(*hdr) || hdr->size % 8 ||
+		    hdr->size > out->len - off) {
+			log_msg(LOG_ERR, "dropping %zu unframed bytes",
+				out->len - off);
+			break;
+		}
 		off += hdr->size;
 	}
 	return 0;
@@ -180,11 +280,13 @@ static int loop_handle_read(Loop *loop, Engine *engine, Outbuf *out, int res)
 		return -EPIPE;
 	}
 
-	r = engine_process(engine, loop->rbuf, res, out);
+	r = fault_process(loop->fault, engine, loop->rbuf, res, out);
 	if (r < 0) {
 		log_msg(LOG_ERR, "engine: %s", strerror(-r));
 		return r;
 	}
+	if (out->len)
+		fault_before_write(loop->fault);
 	r = loop_write(loop, out);
 	outbuf_clear(out);
 	if (r < 0) {
@@ -201,9 +303,13 @@ static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
 	int r, res;
 
 	while (!loop->quit) {
-		if (!loop->read_pending && (r = loop_submit_read(loop)))
+		if (!loop->read_pending && !fault_stalled(loop->fault) &&
+		    (r = loop_submit_read(loop)))
 			return r;
 		if (!loop->signal_pending && (r = loop_submit_signal(loop)))
+			return r;
+		if (loop->stats && stats_listen_fd(loop->stats) >= 0 &&
+		    !loop->stats_pending && (r = loop_submit_stats(loop)))
 			return r;
 
 		r = io_uring_submit_and_wait(&loop->ring, 1);
@@ -218,6 +324,9 @@ static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
 			io_uring_cqe_seen(&loop->ring, cqe);
 			if (op == LOOP_OP_SIGNAL_READ) {
 				loop_handle_signal(loop, res);
+			} else if (op == LOOP_OP_STATS_ACCEPT ||
+				   op == LOOP_OP_STATS_SEND) {
+				loop_handle_stats(loop, op, res);
 			} else if (op == LOOP_OP_CONTROL_READ) {
 				r = loop_handle_read(loop, engine, out, res);
 				if (r)
@@ -262,6 +371,16 @@ static int loop_attach(Loop *loop, const char *device)
 	return 0;
 }
 
+/* A service manager that cannot be told is worth a warning, not an exit. */
+static void loop_notify(const char *state)
+{
+	int r = notify_send(state);
+
+	if (r < 0)
+		log_msg(LOG_WARNING, "cannot notify the service manager: %s",
+			strerror(-r));
+}
+
 static int loop_signals(Loop *loop)
 {
 	sigset_t mask;
@@ -281,12 +400,15 @@ static int loop_signals(Loop *loop)
  * loop_run() - serve the control device until SIGTERM/SIGINT
  * @engine:	the engine to drive
  * @device:	path of the control device
+ * @fault:	faults to inject, or NULL
+ * @stats:	stats to serve on its socket, or NULL
  *
  * Return: 0 after a signal, negative errno on failure.
  */
-int loop_run(Engine *engine, const char *device)
+int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats)
 {
-	Loop loop = { .control_fd = -1, .signal_fd = -1 };
+	Loop loop = { .fault = fault, .stats = stats, .stats_fd = -1,
+		      .control_fd = -1, .signal_fd = -1 };
 	Outbuf out = OUTBUF_NULL;
 	int r;
 
@@ -303,15 +425,19 @@ int loop_run(Engine *engine, const char *device)
 	r = loop_attach(&loop, device);
 	if (r < 0)
 		goto exit_ring;
+	/* /dev/bus1 works from here on, so the service is ready */
+	loop_notify("READY=1\nSTATUS=Serving /dev/bus1");
 
 	r = loop_iterate(&loop, engine, &out);
 	if (r < 0)
 		log_msg(LOG_ERR, "loop failed: %s", strerror(-r));
+	loop_notify("STOPPING=1");
 
 exit_ring:
 	/* cancels the control read still blocked in the kernel */
 	io_uring_queue_exit(&loop.ring);
 exit_fds:
+	loop_stats_close(&loop);
 	outbuf_deinit(&out);
 	free(loop.rbuf);
 	if (loop.control_fd >= 0)

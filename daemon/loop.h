@@ -2,5 +2,7 @@
 #pragma once
 
 #include "core/engine.h"
+#include "fault.h"
+#include "stats.h"
 
-int loop_run(Engine *engine, const char *device);
+int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats);

@@ -11,12 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/engine.h"
+#include "fault.h"
 #include "log.h"
 #include "loop.h"
+#include "stats.h"
 
 #define BUS1D_VERSION "1"
 
 static const char *main_arg_device = "/dev/bus1-engine";
+static Fault *main_arg_fault;
+static EngineConfig main_arg_config = ENGINE_CONFIG_DEFAULT;
+static const char *main_arg_stats_socket = STATS_DEFAULT_SOCKET;
 
 static void help(void)
 {
@@ -25,8 +30,57 @@ static void help(void)
 	       "  -h --help                 Show this help\n"
 	       "     --version              Show package version\n"
 	       "     --device PATH          Control device (default /dev/bus1-engine)\n"
-	       "     --log-level LEVEL      err, warning, info (default) or debug\n",
+	       "     --log-level LEVEL      err, warning, info (default) or debug\n"
+	       "     --max-objects N        Objects per UID (default 1048576)\n"
+	       "     --max-bytes N[K|M|G]   Queued bytes per UID (default 1G)\n"
+	       "     --stats-socket PATH    Stats socket, \"\" for none\n"
+	       "                            (default " STATS_DEFAULT_SOCKET ")\n"
+	       "     --fault SPEC           Inject a fault (repeatable, see below)\n\n"
+	       FAULT_HELP,
 	       program_invocation_short_name);
+}
+
+static int main_add_fault(const char *spec)
+{
+	int r;
+
+	if (!main_arg_fault) {
+		r = fault_new(&main_arg_fault);
+		if (r < 0)
+			return r;
+	}
+	r = fault_parse(main_arg_fault, spec);
+	if (r < 0) {
+		log_msg(LOG_ERR, "invalid fault: %s", spec);
+		return r;
+	}
+	log_msg(LOG_WARNING, "injecting fault: %s", spec);
+	return 0;
+}
+
+/* A positive count with an optional binary suffix K, M or G. */
+static int parse_size(const char *s, uint64_t *v)
+{
+	unsigned long long n;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	if (*end == 'K')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	if (shift)
+		++end;
+	if (*end || !n || n > UINT64_MAX >> shift)
+		return -EINVAL;
+	*v = (uint64_t)n << shift;
+	return 0;
 }
 
 /* Return: <0 on error, 0 to exit successfully, >0 to run. */
@@ -36,15 +90,24 @@ static int parse_argv(int argc, char *argv[])
 		ARG_VERSION = 0x100,
 		ARG_DEVICE,
 		ARG_LOG_LEVEL,
+		ARG_FAULT,
+		ARG_MAX_OBJECTS,
+		ARG_MAX_BYTES,
+		ARG_STATS_SOCKET,
 	};
 	static const struct option options[] = {
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, ARG_VERSION },
 		{ "device",	required_argument,	NULL, ARG_DEVICE },
 		{ "log-level",	required_argument,	NULL, ARG_LOG_LEVEL },
+		{ "fault",	required_argument,	NULL, ARG_FAULT },
+		{ "max-objects", required_argument,	NULL, ARG_MAX_OBJECTS },
+		{ "max-bytes",	required_argument,	NULL, ARG_MAX_BYTES },
+		{ "stats-socket", required_argument,	NULL, ARG_STATS_SOCKET },
 		{}
 	};
-	int c, level;
+	const char *env;
+	int c, level, r;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		switch (c) {
@@ -65,6 +128,23 @@ static int parse_argv(int argc, char *argv[])
 			}
 			log_set_max_level(level);
 			break;
+		case ARG_FAULT:
+			r = main_add_fault(optarg);
+			if (r < 0)
+				return r;
+			break;
+		case ARG_MAX_OBJECTS:
+		case ARG_MAX_BYTES:
+			if (parse_size(optarg, c == ARG_MAX_OBJECTS ?
+					       &main_arg_config.max_objects :
+					       &main_arg_config.max_bytes) < 0) {
+				log_msg(LOG_ERR, "invalid limit: %s", optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_STATS_SOCKET:
+			main_arg_stats_socket = optarg;
+			break;
 		case '?':
 			return -EINVAL;
 		default:
@@ -75,22 +155,37 @@ static int parse_argv(int argc, char *argv[])
 		log_msg(LOG_ERR, "unexpected argument: %s", argv[optind]);
 		return -EINVAL;
 	}
+	env = getenv("BUS1D_FAULT");
+	if (env && *env) {
+		r = main_add_fault(env);
+		if (r < 0)
+			return r;
+	}
 	return 1;
 }
 
 static int run(void)
 {
+	Stats *stats;
 	Engine *engine;
 	int r;
 
-	r = engine_new(&engine);
+	r = engine_new_config(&engine, &main_arg_config);
 	if (r < 0) {
 		log_msg(LOG_ERR, "cannot create engine: %s", strerror(-r));
 		return r;
 	}
 	engine_set_log(engine, log_engine, NULL);
+	r = stats_new(&stats, engine, main_arg_stats_socket);
+	if (r < 0) {
+		log_msg(LOG_ERR, "cannot set up stats: %s", strerror(-r));
+		engine_free(engine);
+		return r;
+	}
 
-	r = loop_run(engine, main_arg_device);
+	fault_install(main_arg_fault);
+	r = loop_run(engine, main_arg_device, main_arg_fault, stats);
+	stats_free(stats);
 	engine_free(engine);
 	return r;
 }
@@ -99,9 +194,14 @@ int main(int argc, char *argv[])
 {
 	int r;
 
+	log_init();
 	r = parse_argv(argc, argv);
-	if (r <= 0)
+	if (r <= 0) {
+		fault_free(main_arg_fault);
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
 
-	return run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	r = run();
+	fault_free(main_arg_fault);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -7,10 +7,11 @@
 # and end with exactly one summary line per stage:
 #   unit: N passed, N failed
 #   integration: N passed, N failed
-# Both stages always run, so both figures are always there. A VM failure
+#   install: N passed, N failed
+# Every stage always runs, so every figure is always there. A VM failure
 # that no test case reports (kernel problem in the log, timeout, no result
 # line from the guest) counts as one failed integration case. Exits 0 only
-# if both stages passed.
+# if every stage passed.
 
 set -u
 
@@ -44,8 +45,15 @@ if [ "$vm_rc" -ne 0 ] && [ "$if" -eq 0 ]; then
 	if=1
 fi
 
+echo "=== install tests (make install, the unit's command line in the VM)"
+tests/install/run.sh 2>&1 | tee build/check-install.log
+install_rc=${PIPESTATUS[0]}
+install_line=$(grep -a -E '^install: [0-9]+ passed, [0-9]+ failed$' build/check-install.log | tail -n 1)
+[ -n "$install_line" ] || install_line="install: 0 passed, 1 failed"
+
 echo
-echo "check: logs in build/unit.log, build/check-integration.log, build/vm/console.log"
+echo "check: logs in build/unit.log, build/check-integration.log, build/check-install.log, build/vm/console.log"
 echo "$unit_line"
 echo "integration: $ip passed, $if failed"
-[ "$unit_rc" -eq 0 ] && [ "$vm_rc" -eq 0 ] && [ "$if" -eq 0 ]
+echo "$install_line"
+[ "$unit_rc" -eq 0 ] && [ "$vm_rc" -eq 0 ] && [ "$if" -eq 0 ] && [ "$install_rc" -eq 0 ]

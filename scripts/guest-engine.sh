@@ -12,6 +12,11 @@
 # The engine's stdout and stderr go to /run/bus1d.log, appended across
 # restarts so that nothing is lost for post-mortem; start looks for
 # "attached" only in what the new engine wrote.
+#
+# BUS1D_ARGS adds arguments to the engine's command line (split on
+# whitespace), e.g. BUS1D_ARGS="--fault abort,at=5" for fault tests. An
+# engine that dies later (a fault) is not an error for stop, which then
+# just reports it as not running.
 
 set -eu
 
@@ -22,13 +27,18 @@ log=/run/bus1d.log
 start_timeout=${BUS1D_START_TIMEOUT:-30}
 stop_timeout=${BUS1D_STOP_TIMEOUT:-10}
 
-# alive PID: the process exists, is not a zombie and is the engine (guards
-# against a stale pidfile whose number was reused).
-alive() {
+# running PID: the process exists and is not a zombie.
+running() {
 	local stat
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	stat=${stat##*) }
-	[ "${stat%% *}" != Z ] || return 1
+	[ "${stat%% *}" != Z ]
+}
+
+# alive PID: running and the engine (guards against a stale pidfile whose
+# number was reused).
+alive() {
+	running "$1" || return 1
 	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = bus1d ]
 }
 
@@ -59,7 +69,8 @@ start() {
 	fi
 	touch "$log"
 	offset=$(stat -c %s "$log")
-	"$engine" </dev/null >>"$log" 2>&1 &
+	# shellcheck disable=SC2086 # split on purpose
+	"$engine" ${BUS1D_ARGS:-} </dev/null >>"$log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$pidfile"
 
@@ -68,7 +79,8 @@ start() {
 			echo "guest-engine: started (pid $pid)"
 			return 0
 		fi
-		if ! alive "$pid"; then
+		# not alive: until the fork has exec'ed, comm is the shell's
+		if ! running "$pid"; then
 			echo "guest-engine: engine exited before attaching" >&2
 			rm -f "$pidfile"
 			show_log "$offset"

@@ -96,6 +96,25 @@ for t in "${tests[@]}"; do
 	fi
 done
 
+# The benchmark in its short mode: every benchmark and peer runs once, no
+# timing is judged; one case, passed only if all of it ran.
+bench=$top/tests/bench/bus1-bench
+if [ -x "$bench" ]; then
+	echo "=== bus1-bench --short"
+	if (cd "$top" && timeout -k 10 "$per_test" "$bench" --short \
+		--out /tmp/bench-short.txt); then
+		cases_passed=$((cases_passed + 1))
+		progs_passed=$((progs_passed + 1))
+		echo "=== PASS: bus1-bench --short"
+	else
+		cases_failed=$((cases_failed + 1))
+		progs_failed=$((progs_failed + 1))
+		echo "=== FAIL: bus1-bench --short"
+	fi
+else
+	problem "$bench missing (make -C tests/bench)"
+fi
+
 # A test may stop the engine, but must leave it running: an engine that is
 # gone now crashed or was left dead.
 if ! "$here/guest-engine.sh" status >/dev/null; then
