@@ -250,10 +250,13 @@ static int loop_write(Loop *loop, const Outbuf *out)
 			(unsigned long long)hdr->peer, strerror(-res));
 		/*
 		 * Our own output is framed correctly unless fault injection
-		 * garbled it; a size that cannot frame the record would make
-		 * this loop spin or run past the buffer, so drop the rest.
+		 * garbled it. Skipping by the rejected record's size is safe
+		 * as long as it moves forward, stays aligned and stays in the
+		 * buffer (a deliberately short record still frames the ones
+		 * after it); otherwise this loop could spin or run past the
+		 * buffer, so drop the rest.
 		 */
-		if (hdr->size < sizeof(*hdr) || hdr->size % 8 ||
+		if (hdr->size < 8 || hdr->size % 8 ||
 		    hdr->size > out->len - off) {
 			log_msg(LOG_ERR, "dropping %zu unframed bytes",
 				out->len - off);
