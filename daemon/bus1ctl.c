@@ -23,7 +23,7 @@ static bool arg_json;
 
 static void help(void)
 {
-	printf("%s [OPTIONS...] [status|users|peers]\n\n"
+	printf("%s [OPTIONS...] [status|users|peers|engine]\n\n"
 	       "Show the bus1 engine's counters.\n\n"
 	       "  -h --help            Show this help\n"
 	       "     --socket PATH     Stats socket (default " STATS_DEFAULT_SOCKET ")\n"
@@ -31,7 +31,9 @@ static void help(void)
 	       "Views:\n"
 	       "  status   limits and totals (default)\n"
 	       "  users    per UID: objects and bytes, and who charged them\n"
-	       "  peers    per peer: ID, UID, PID, nodes, handles, queue\n",
+	       "  peers    per peer: ID, UID, PID, nodes, handles, queue\n"
+	       "  engine   requests served per type, error replies per errno,\n"
+	       "           batch sizes\n",
 	       program_invocation_short_name);
 }
 
@@ -169,6 +171,30 @@ static void show_peers(json_object *doc)
 	}
 }
 
+static void show_counts(const char *title, json_object *counts)
+{
+	printf("%s\n", title);
+	if (!counts || !json_object_object_length(counts)) {
+		printf("  (none)\n");
+		return;
+	}
+	json_object_object_foreach(counts, key, val)
+		printf("  %-14s %" PRIu64 "\n", key, json_object_get_uint64(val));
+}
+
+static void show_engine(json_object *doc)
+{
+	json_object *engine = get(doc, "engine");
+	uint64_t batches = num(engine, "batches");
+
+	show_counts("requests served:", get(engine, "requests"));
+	show_counts("error replies:", get(engine, "errors"));
+	printf("batches:          %" PRIu64 " (%" PRIu64 " records, at most %"
+	       PRIu64 " in one, %.1f on average)\n",
+	       batches, num(engine, "batch_records"), num(engine, "batch_max"),
+	       batches ? (double)num(engine, "batch_records") / batches : 0.0);
+}
+
 int main(int argc, char *argv[])
 {
 	enum {
@@ -205,7 +231,7 @@ int main(int argc, char *argv[])
 	if (optind < argc)
 		view = argv[optind++];
 	if (optind < argc || (strcmp(view, "status") && strcmp(view, "users") &&
-			      strcmp(view, "peers"))) {
+			      strcmp(view, "peers") && strcmp(view, "engine"))) {
 		fprintf(stderr, "%s: unknown view, see --help\n",
 			program_invocation_short_name);
 		return EXIT_FAILURE;
@@ -234,6 +260,8 @@ int main(int argc, char *argv[])
 		show_users(doc);
 	else if (!strcmp(view, "peers"))
 		show_peers(doc);
+	else if (!strcmp(view, "engine"))
+		show_engine(doc);
 	else
 		show_status(doc);
 	json_object_put(doc);

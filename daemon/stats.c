@@ -3,8 +3,8 @@
  * Stats: counters for operators and the quota log.
  *
  * The document is built from the engine's state when a client connects,
- * by walking the bus; nothing on the request path keeps extra counters
- * for it. It holds only numbers and fixed keys, so no string needs
+ * by walking the bus; the only counters kept on the request path are the
+ * core's EngineCounters (a few increments per record). It holds only numbers and fixed keys, so no string needs
  * escaping. Layout (all numbers are decimal integers):
  *
  *   { "version": 1,
@@ -15,7 +15,10 @@
  *                  "charges": [ { "claimant", "actors",
  *                                 "objects": CHARGE, "bytes": CHARGE } ] } ],
  *     "peers": [ { "id", "uid", "pid", "nodes", "handles", "queued",
- *                  "messages", "message_bytes" } ] }
+ *                  "messages", "message_bytes" } ],
+ *     "engine": { "requests": { "<type>": N, ... },
+ *                 "errors": { "<ERRNO>": N, ... },
+ *                 "batches", "batch_records", "batch_max" } }
  *
  *   SLOT = { "limit", "available", "claimed", "used" }: claimed is what
  *   the user's quotas took, including their reserves; used is what is
@@ -260,6 +263,50 @@ static void put_users(FILE *f, Acct *acct)
 	fputc(']', f);
 }
 
+static const char *const request_names[ENGINE_N_REQUEST_TYPES] = {
+	[BUS1_ENGINE_PEER_NEW]		= "peer_new",
+	[BUS1_ENGINE_PEER_RELEASE]	= "peer_release",
+	[BUS1_ENGINE_TRANSFER]		= "transfer",
+	[BUS1_ENGINE_RELEASE]		= "release",
+	[BUS1_ENGINE_SEND]		= "send",
+	[BUS1_ENGINE_RECV]		= "recv",
+	[BUS1_ENGINE_RECV_DONE]		= "recv_done",
+};
+
+/* Only counters that are not zero; errno names are fixed identifiers. */
+static void put_engine(FILE *f, const EngineCounters *c)
+{
+	const char *sep = "", *name;
+	unsigned int i;
+
+	fputs("\"engine\":{\"requests\":{", f);
+	for (i = 0; i < ENGINE_N_REQUEST_TYPES; ++i) {
+		if (!request_names[i])
+			continue;
+		fprintf(f, "%s\"%s\":%llu", sep, request_names[i],
+			(unsigned long long)c->requests[i]);
+		sep = ",";
+	}
+	fputs("},\"errors\":{", f);
+	sep = "";
+	for (i = 1; i < ENGINE_N_ERRNOS; ++i) {
+		if (!c->errors[i])
+			continue;
+		name = strerrorname_np(i);
+		if (name)
+			fprintf(f, "%s\"%s\":%llu", sep, name,
+				(unsigned long long)c->errors[i]);
+		else
+			fprintf(f, "%s\"E%u\":%llu", sep, i,
+				(unsigned long long)c->errors[i]);
+		sep = ",";
+	}
+	fprintf(f, "},\"batches\":%llu,\"batch_records\":%llu,\"batch_max\":%llu}",
+		(unsigned long long)c->batches,
+		(unsigned long long)c->batch_records,
+		(unsigned long long)c->batch_max);
+}
+
 /**
  * stats_render() - the JSON document, newline-terminated
  * @stats:	the stats
@@ -306,7 +353,7 @@ int stats_render(Stats *s, char **datap, size_t *lenp)
 	}
 	fprintf(f, "],\"totals\":{\"peers\":%zu,\"nodes\":%llu,\"handles\":%llu,"
 		"\"queued\":%llu,\"messages\":%llu,\"message_bytes\":%llu,"
-		"\"users\":%llu,\"quota_failures\":%llu}}\n",
+		"\"users\":%llu,\"quota_failures\":%llu},",
 		bus->n_peers, (unsigned long long)total.nodes,
 		(unsigned long long)total.handles,
 		(unsigned long long)total.queued,
@@ -314,6 +361,8 @@ int stats_render(Stats *s, char **datap, size_t *lenp)
 		(unsigned long long)total.message_bytes,
 		(unsigned long long)bus->acct.n_users,
 		(unsigned long long)bus->acct.n_failures);
+	put_engine(f, engine_counters(s->engine));
+	fputs("}\n", f);
 
 	if (ferror(f)) {
 		fclose(f);

@@ -45,6 +45,7 @@ struct Engine {
 	void *log_userdata;
 	EngineQuotaFn quota_fn;
 	void *quota_userdata;
+	EngineCounters counters;
 };
 
 typedef struct Request {
@@ -171,6 +172,9 @@ static void *put_reply(Engine *e, Outbuf *out, const Request *req,
 	hdr->size = sizeof(*hdr) + n_payload;
 	hdr->type = req->hdr->type;
 	hdr->error = error;
+	if (error < 0)
+		e->counters.errors[-error < ENGINE_N_ERRNOS ?
+				   -error : ENGINE_N_ERRNOS - 1]++;
 	hdr->seq = req->hdr->seq;
 	hdr->peer = req->hdr->peer;
 	return hdr + 1;
@@ -446,6 +450,7 @@ static int dispatch_record(Engine *e, const struct bus1_engine_hdr *hdr,
 			   hdr->type);
 		return 0;
 	}
+	e->counters.requests[hdr->type]++;
 	if (!hdr->seq) {
 		engine_log(e, LOG_WARNING, "request of type %u without seq, skipped",
 			   hdr->type);
@@ -486,6 +491,13 @@ static int dispatch_record(Engine *e, const struct bus1_engine_hdr *hdr,
 	}
 }
 
+static void count_batch_record(Engine *e, uint64_t n_records)
+{
+	e->counters.batch_records++;
+	if (n_records > e->counters.batch_max)
+		e->counters.batch_max = n_records;
+}
+
 /**
  * engine_process() - apply a batch of records
  * @e:		the engine
@@ -501,12 +513,14 @@ int engine_process(Engine *e, const void *records, size_t len, Outbuf *out)
 {
 	const struct bus1_engine_hdr *hdr;
 	const uint8_t *p = records;
+	uint64_t n_records = 0;
 	size_t off = 0;
 	int r;
 
 	if ((uintptr_t)records % 8)
 		return -EINVAL;
 
+	e->counters.batches++;
 	while (off < len) {
 		hdr = (const void *)(p + off);
 		if (len - off < sizeof(*hdr) || hdr->size < sizeof(*hdr) ||
@@ -520,6 +534,18 @@ int engine_process(Engine *e, const void *records, size_t len, Outbuf *out)
 		if (r)
 			return r;
 		off += hdr->size;
+		count_batch_record(e, ++n_records);
 	}
 	return 0;
+}
+
+/**
+ * engine_counters() - what the engine has served
+ * @e:		the engine
+ *
+ * Return: the counters, valid until the next call into @e.
+ */
+const EngineCounters *engine_counters(Engine *e)
+{
+	return &e->counters;
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/bus1-engine.h>
 #include "outbuf.h"
 #include "quota.h"
 
@@ -37,6 +38,25 @@ typedef void (*EngineLogFn)(void *userdata, int level, const char *message);
  */
 typedef void (*EngineQuotaFn)(void *userdata, const AcctFailure *failure);
 
+/*
+ * What the engine has served, for operators (bus1ctl). Counting is part of
+ * applying records, so the counters are as deterministic as the rest of
+ * the state. @requests counts requests by type, re-delivered and malformed
+ * ones included; @errors counts error replies by errno (an errno at or
+ * above ENGINE_N_ERRNOS counts in the last slot); a batch is one
+ * engine_process() call.
+ */
+#define ENGINE_N_REQUEST_TYPES (BUS1_ENGINE_RECV_DONE + 1)
+#define ENGINE_N_ERRNOS 134
+
+typedef struct EngineCounters {
+	uint64_t requests[ENGINE_N_REQUEST_TYPES];
+	uint64_t errors[ENGINE_N_ERRNOS];
+	uint64_t batches;
+	uint64_t batch_records;
+	uint64_t batch_max;
+} EngineCounters;
+
 int engine_new(Engine **enginep);
 int engine_new_config(Engine **enginep, const EngineConfig *config);
 Engine *engine_free(Engine *engine);
@@ -47,3 +67,4 @@ uint64_t engine_last_seq(Engine *engine);
 
 int engine_process(Engine *engine, const void *records, size_t len,
 		   Outbuf *out);
+const EngineCounters *engine_counters(Engine *engine);

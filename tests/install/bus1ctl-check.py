@@ -7,15 +7,42 @@
 # bus1ctl against a known state: with no peers, then with one peer this
 # process opened (its UID and PID must show), in JSON and for people. Peers
 # of earlier clients are released asynchronously, so the empty state is
-# waited for, boundedly. Prints what it checked; exits nonzero on failure.
+# waited for, boundedly. The engine counters must move by exactly what this
+# process did: one PEER_NEW, then one RECV answered with EINVAL. Prints what
+# it checked; exits nonzero on failure.
 
+import ctypes
+import errno
+import fcntl
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
 
 bus1ctl = sys.argv[1]
+
+BUS1_CMD_RECV = 0xc0189703
+BUS1_INVALID = (1 << 64) - 1
+
+
+def recv_with_bad_flags(fd):
+    """A RECV the engine must refuse with EINVAL (cmd.flags != 0)."""
+    meta = ctypes.create_string_buffer(24)
+    msg = ctypes.create_string_buffer(struct.pack("7Q", 0, BUS1_INVALID,
+                                                  0, 0, 0, 0, 0))
+    cmd = bytearray(struct.pack("3Q", 1, ctypes.addressof(meta),
+                                ctypes.addressof(msg)))
+    try:
+        fcntl.ioctl(fd, BUS1_CMD_RECV, cmd)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def counter(doc, group, key):
+    return doc["engine"][group].get(key, 0)
 
 
 def snapshot():
@@ -35,8 +62,14 @@ def main():
         return 1
     print("bus1ctl --json: 0 peers with no client")
 
+    before = doc
     fd = os.open("/dev/bus1", os.O_RDWR)
     doc = snapshot()
+    opened = counter(doc, "requests", "peer_new") - \
+        counter(before, "requests", "peer_new")
+    if opened != 1:
+        print(f"expected peer_new to grow by 1, grew by {opened}")
+        return 1
     peers = doc["peers"]
     if doc["totals"]["peers"] != 1 or len(peers) != 1:
         print(f"expected 1 peer, got {doc['totals']} {peers}")
@@ -58,6 +91,28 @@ def main():
     text = subprocess.run([bus1ctl], check=True,
                           capture_output=True, text=True).stdout
     print(text, end="")
+
+    before = snapshot()
+    err = recv_with_bad_flags(fd)
+    if err != errno.EINVAL:
+        print(f"expected EINVAL from RECV with flags 1, got {err}")
+        return 1
+    after = snapshot()
+    for group, key in (("requests", "recv"), ("errors", "EINVAL")):
+        grown = counter(after, group, key) - counter(before, group, key)
+        if grown != 1:
+            print(f"expected engine {group}.{key} to grow by 1, grew by {grown}")
+            return 1
+    if after["engine"]["batches"] <= before["engine"]["batches"]:
+        print("expected the batch count to grow")
+        return 1
+    print("bus1ctl --json: engine counted one PEER_NEW, one RECV, one EINVAL")
+    text = subprocess.run([bus1ctl, "engine"], check=True,
+                          capture_output=True, text=True).stdout
+    print(text, end="")
+    if "EINVAL" not in text or "peer_new" not in text:
+        print("bus1ctl engine does not show the counters")
+        return 1
     os.close(fd)
     return 0
 
