@@ -3,12 +3,15 @@
  * The I/O loop: the only code that touches the control device and
  * liburing.
  *
- * One read of the control device is always in flight through the ring
- * (blocking in the kernel's worker until requests are pending), and one
- * read of a signalfd for SIGTERM/SIGINT. Each completed read is one batch:
- * the engine applies it and the loop writes all output with one write,
- * also through the ring, before the next read is submitted, so replies
- * and PEER_STATE records leave in the order the engine produced them.
+ * One read of the control device is always in flight through the ring,
+ * and one read of a signalfd for SIGTERM/SIGINT. The control device
+ * supports nonblocking I/O, so the ring issues reads and writes inline and
+ * waits for requests by polling, without worker threads. Each completed
+ * read is one batch: the engine applies it and the loop writes all output
+ * with one write, linked to the next read and submitted with it in one
+ * system call. Nothing new is read while output is unwritten, so replies
+ * and PEER_STATE records leave in the order the engine produced them; a
+ * write that comes up short fails the link, which cancels that read.
  *
  * The kernel rejects malformed engine records: write() then returns the
  * bytes before the rejected record (or the error if it was the first).
@@ -55,7 +58,11 @@ typedef struct Loop {
 	void *rbuf;
 	size_t n_rbuf;
 	struct signalfd_siginfo siginfo;
+	size_t out_off;
+	int read_res;
 	bool read_pending;
+	bool read_ready;
+	bool write_pending;
 	bool signal_pending;
 	bool quit;
 } Loop;
@@ -176,74 +183,41 @@ static void loop_handle_signal(Loop *loop, int res)
 	}
 }
 
-/*
- * Write @len bytes through the ring and wait for the result. A signal
- * completing meanwhile is recorded, not lost.
- */
-static int loop_write_once(Loop *loop, const void *data, size_t len)
+static int loop_submit_write(Loop *loop, const Outbuf *out, bool link)
 {
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
-	int r, res;
+	struct io_uring_sqe *sqe = loop_sqe(loop);
 
-	sqe = loop_sqe(loop);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_write(sqe, loop->control_fd, data, len, 0);
+	io_uring_prep_write(sqe, loop->control_fd, out->data + loop->out_off,
+			    out->len - loop->out_off, 0);
 	io_uring_sqe_set_data64(sqe, LOOP_OP_CONTROL_WRITE);
-	io_uring_submit(&loop->ring);
-
-	for (;;) {
-		r = io_uring_wait_cqe(&loop->ring, &cqe);
-		if (r == -EINTR)
-			continue;
-		if (r < 0)
-			return r;
-		res = cqe->res;
-		switch (io_uring_cqe_get_data64(cqe)) {
-		case LOOP_OP_CONTROL_WRITE:
-			io_uring_cqe_seen(&loop->ring, cqe);
-			return res;
-		case LOOP_OP_SIGNAL_READ:
-			io_uring_cqe_seen(&loop->ring, cqe);
-			loop_handle_signal(loop, res);
-			break;
-		case LOOP_OP_STATS_ACCEPT:
-		case LOOP_OP_STATS_SEND:
-			io_uring_cqe_seen(&loop->ring, cqe);
-			loop_handle_stats(loop, io_uring_cqe_get_data64(cqe), res);
-			break;
-		default:
-			/* the control read is never in flight while writing */
-			io_uring_cqe_seen(&loop->ring, cqe);
-			log_msg(LOG_ERR, "unexpected completion while writing");
-			break;
-		}
-	}
+	if (link)
+		sqe->flags |= IOSQE_IO_LINK;
+	loop->write_pending = true;
+	return 0;
 }
 
-static int loop_write(Loop *loop, const Outbuf *out)
+/* Account for a completed write; what is left is written next. */
+static int loop_handle_write(Loop *loop, Outbuf *out, int res)
 {
 	const struct bus1_engine_hdr *hdr;
-	size_t off = 0;
-	int res;
+	size_t left = out->len - loop->out_off;
 
-	while (off < out->len) {
-		res = loop_write_once(loop, out->data + off, out->len - off);
-		if (res > 0) {
-			off += res;
-			continue;
-		}
-		if (res == 0 || res == -EBADFD || res == -EBADF || res == -EBUSY ||
-		    res == -ENOTCONN)
-			return res ? res : -EIO;
-
-		if (out->len - off < sizeof(*hdr)) {
-			log_msg(LOG_ERR, "kernel rejected %zu trailing bytes: %s",
-				out->len - off, strerror(-res));
-			break;
-		}
-		hdr = (const void *)(out->data + off);
+	loop->write_pending = false;
+	if (res > 0) {
+		loop->out_off += res;
+	} else if (res == 0 || res == -EBADFD || res == -EBADF ||
+		   res == -EBUSY || res == -ENOTCONN) {
+		log_msg(LOG_ERR, "writing control device: %s",
+			strerror(res ? -res : EIO));
+		return res ? res : -EIO;
+	} else if (left < sizeof(*hdr)) {
+		log_msg(LOG_ERR, "kernel rejected %zu trailing bytes: %s",
+			left, strerror(-res));
+		loop->out_off = out->len;
+	} else {
+		hdr = (const void *)(out->data + loop->out_off);
 		log_msg(LOG_ERR,
 			"kernel rejected record type %u seq %llu peer %llu: %s",
 			hdr->type, (unsigned long long)hdr->seq,
@@ -253,26 +227,30 @@ static int loop_write(Loop *loop, const Outbuf *out)
 		 * garbled it. Skipping by the rejected record's size is safe
 		 * as long as it moves forward, stays aligned and stays in the
 		 * buffer (a deliberately short record still frames the ones
-		 * after it); otherwise this loop could spin or run past the
+		 * after it); otherwise the loop could spin or run past the
 		 * buffer, so drop the rest.
 		 */
-		if (hdr->size < 8 || hdr->size % 8 ||
-		    hdr->size > out->len - off) {
-			log_msg(LOG_ERR, "dropping %zu unframed bytes",
-				out->len - off);
-			break;
+		if (hdr->size < 8 || hdr->size % 8 || hdr->size > left) {
+			log_msg(LOG_ERR, "dropping %zu unframed bytes", left);
+			loop->out_off = out->len;
+		} else {
+			loop->out_off += hdr->size;
 		}
-		off += hdr->size;
+	}
+	if (loop->out_off >= out->len) {
+		outbuf_clear(out);
+		loop->out_off = 0;
 	}
 	return 0;
 }
 
 static int loop_handle_read(Loop *loop, Engine *engine, Outbuf *out, int res)
 {
+	size_t len = out->len;
 	int r;
 
-	loop->read_pending = false;
-	if (res == -EINTR || res == -EAGAIN)
+	/* Cancelled: the write linked before it came up short. */
+	if (res == -EINTR || res == -EAGAIN || res == -ECANCELED)
 		return 0;
 	if (res < 0) {
 		log_msg(LOG_ERR, "reading control device: %s", strerror(-res));
@@ -288,15 +266,48 @@ static int loop_handle_read(Loop *loop, Engine *engine, Outbuf *out, int res)
 		log_msg(LOG_ERR, "engine: %s", strerror(-r));
 		return r;
 	}
-	if (out->len)
+	if (out->len > len)
 		fault_before_write(loop->fault);
-	r = loop_write(loop, out);
-	outbuf_clear(out);
-	if (r < 0) {
-		log_msg(LOG_ERR, "writing control device: %s", strerror(-r));
-		return r;
-	}
 	return 0;
+}
+
+static bool loop_want_read(Loop *loop)
+{
+	return !loop->read_pending && !loop->read_ready &&
+	       !fault_stalled(loop->fault);
+}
+
+/*
+ * Submit what is due and wait. Pending output goes first, linked to the
+ * read that follows it, and then both completions are awaited: the write
+ * completes at once, the read when requests arrive (or at once, cancelled,
+ * if the write came up short), unless a signal or stats client comes
+ * first.
+ */
+static int loop_submit(Loop *loop, Outbuf *out)
+{
+	unsigned int wait = 1;
+	int r;
+
+	if (!loop->write_pending && loop->out_off < out->len) {
+		bool link = loop_want_read(loop);
+
+		r = loop_submit_write(loop, out, link);
+		if (r)
+			return r;
+		if (link)
+			++wait;
+	}
+	if (loop_want_read(loop) && (r = loop_submit_read(loop)))
+		return r;
+	if (!loop->signal_pending && (r = loop_submit_signal(loop)))
+		return r;
+	if (loop->stats && stats_listen_fd(loop->stats) >= 0 &&
+	    !loop->stats_pending && (r = loop_submit_stats(loop)))
+		return r;
+
+	r = io_uring_submit_and_wait(&loop->ring, wait);
+	return r == -EINTR ? 0 : r;
 }
 
 static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
@@ -306,18 +317,7 @@ static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
 	int r, res;
 
 	while (!loop->quit) {
-		if (!loop->read_pending && !fault_stalled(loop->fault) &&
-		    (r = loop_submit_read(loop)))
-			return r;
-		if (!loop->signal_pending && (r = loop_submit_signal(loop)))
-			return r;
-		if (loop->stats && stats_listen_fd(loop->stats) >= 0 &&
-		    !loop->stats_pending && (r = loop_submit_stats(loop)))
-			return r;
-
-		r = io_uring_submit_and_wait(&loop->ring, 1);
-		if (r == -EINTR)
-			continue;
+		r = loop_submit(loop, out);
 		if (r < 0)
 			return r;
 
@@ -330,11 +330,23 @@ static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
 			} else if (op == LOOP_OP_STATS_ACCEPT ||
 				   op == LOOP_OP_STATS_SEND) {
 				loop_handle_stats(loop, op, res);
-			} else if (op == LOOP_OP_CONTROL_READ) {
-				r = loop_handle_read(loop, engine, out, res);
+			} else if (op == LOOP_OP_CONTROL_WRITE) {
+				r = loop_handle_write(loop, out, res);
 				if (r)
 					return r;
+			} else if (op == LOOP_OP_CONTROL_READ) {
+				loop->read_pending = false;
+				loop->read_ready = true;
+				loop->read_res = res;
 			}
+		}
+
+		/* The output buffer may grow only while no write uses it. */
+		if (loop->read_ready && !loop->write_pending) {
+			loop->read_ready = false;
+			r = loop_handle_read(loop, engine, out, loop->read_res);
+			if (r)
+				return r;
 		}
 	}
 	return 0;

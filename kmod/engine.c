@@ -26,6 +26,12 @@
  * its own memory after it wakes up. Nothing here touches application
  * memory.
  *
+ * Both are read_iter/write_iter and the file is FMODE_NOWAIT, so io_uring
+ * issues them inline in the engine's own task and, when read() would
+ * block, arms poll on @read_wq instead of parking a worker thread in it.
+ * A nonblocking call (IOCB_NOWAIT or O_NONBLOCK) never sleeps on the
+ * queue or on the reader and writer mutexes: it fails with EAGAIN.
+ *
  * The engine is gone when its control file is released, or when it is
  * declared broken because a two-way request waited longer than
  * request_timeout_ms for its reply. Every request not yet answered then
@@ -61,6 +67,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/bus1-engine.h>
@@ -441,7 +448,11 @@ static int bus1_engine_open(struct inode *inode, struct file *file)
 	if (r)
 		return r;
 
-	return stream_open(inode, file);
+	r = stream_open(inode, file);
+	if (r)
+		return r;
+	file->f_mode |= FMODE_NOWAIT;
+	return 0;
 }
 
 static int bus1_engine_release(struct inode *inode, struct file *file)
@@ -517,10 +528,27 @@ static void bus1_engine_one_way_done(struct bus1_request *req,
 		list_add_tail(&req->link, gone);
 }
 
-static ssize_t bus1_engine_read(struct file *file, char __user *buf,
-				size_t count, loff_t *ppos)
+/* Whether a read or write through @iocb must not sleep. */
+static bool bus1_engine_nowait(struct kiocb *iocb)
+{
+	return (iocb->ki_flags & IOCB_NOWAIT) ||
+	       (iocb->ki_filp->f_flags & O_NONBLOCK);
+}
+
+/* Take @mutex, or fail with EAGAIN if @nowait and it is contended. */
+static int bus1_engine_lock(struct mutex *mutex, bool nowait)
+{
+	if (!nowait)
+		return mutex_lock_interruptible(mutex);
+	return mutex_trylock(mutex) ? 0 : -EAGAIN;
+}
+
+static ssize_t bus1_engine_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct bus1_conn *conn = &bus1_conn;
+	struct file *file = iocb->ki_filp;
+	size_t count = iov_iter_count(to);
+	bool nowait = bus1_engine_nowait(iocb);
 	struct bus1_request *req, *t;
 	LIST_HEAD(batch);
 	LIST_HEAD(gone);
@@ -535,7 +563,7 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 	if (count < bus1_max_record)
 		return -EINVAL;
 
-	r = mutex_lock_interruptible(&conn->read_mutex);
+	r = bus1_engine_lock(&conn->read_mutex, nowait);
 	if (r)
 		return r;
 
@@ -545,7 +573,7 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 			goto out;
 		if (!list_empty(&batch))
 			break;
-		if (file->f_flags & O_NONBLOCK) {
+		if (nowait) {
 			r = -EAGAIN;
 			goto out;
 		}
@@ -555,8 +583,9 @@ static ssize_t bus1_engine_read(struct file *file, char __user *buf,
 			goto out;
 	}
 
+	/* A record copied only in part counts as not read. */
 	list_for_each_entry(req, &batch, link) {
-		if (copy_to_user(buf + copied, req->rec, req->size))
+		if (copy_to_iter(req->rec, req->size, to) != req->size)
 			break;
 		copied += req->size;
 		++n;
@@ -600,7 +629,7 @@ out:
 
 static int bus1_engine_peer_state(struct file *file,
 				  const struct bus1_engine_hdr *hdr,
-				  const char __user *buf)
+				  struct iov_iter *from)
 {
 	struct bus1_conn *conn = &bus1_conn;
 	struct bus1_engine_peer_state ps;
@@ -609,7 +638,7 @@ static int bus1_engine_peer_state(struct file *file,
 
 	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(ps))
 		return -EINVAL;
-	if (copy_from_user(&ps, buf + sizeof(*hdr), sizeof(ps)))
+	if (!copy_from_iter_full(&ps, sizeof(ps), from))
 		return -EFAULT;
 	if (ps.reserved || ps.readable > 1)
 		return -EINVAL;
@@ -630,7 +659,7 @@ static int bus1_engine_peer_state(struct file *file,
 
 static int bus1_engine_reply(struct file *file,
 			     const struct bus1_engine_hdr *hdr,
-			     const char __user *buf)
+			     struct iov_iter *from)
 {
 	struct bus1_conn *conn = &bus1_conn;
 	size_t size = hdr->size - sizeof(*hdr);
@@ -667,7 +696,7 @@ static int bus1_engine_reply(struct file *file,
 			r = -ENOMEM;
 			goto out;
 		}
-		if (copy_from_user(reply, buf + sizeof(*hdr), size)) {
+		if (!copy_from_iter_full(reply, size, from)) {
 			kvfree(reply);
 			r = -EFAULT;
 			goto out;
@@ -689,16 +718,19 @@ out:
 	return r;
 }
 
-/* Process one record; return its size or a negative errno. */
-static ssize_t bus1_engine_record(struct file *file, const char __user *buf,
-				  size_t left)
+/*
+ * Process one record, consuming it from @from (in part, if it is
+ * rejected: the caller stops there); return its size or a negative errno.
+ */
+static ssize_t bus1_engine_record(struct file *file, struct iov_iter *from)
 {
+	size_t left = iov_iter_count(from);
 	struct bus1_engine_hdr hdr;
 	int r;
 
 	if (left < sizeof(hdr))
 		return -EINVAL;
-	if (copy_from_user(&hdr, buf, sizeof(hdr)))
+	if (!copy_from_iter_full(&hdr, sizeof(hdr), from))
 		return -EFAULT;
 	if (hdr.size < sizeof(hdr) || hdr.size % 8 ||
 	    hdr.size > bus1_max_record || hdr.size > left ||
@@ -707,14 +739,14 @@ static ssize_t bus1_engine_record(struct file *file, const char __user *buf,
 
 	switch (hdr.type) {
 	case BUS1_ENGINE_PEER_STATE:
-		r = bus1_engine_peer_state(file, &hdr, buf);
+		r = bus1_engine_peer_state(file, &hdr, from);
 		break;
 	case BUS1_ENGINE_PEER_NEW:
 	case BUS1_ENGINE_TRANSFER:
 	case BUS1_ENGINE_RELEASE:
 	case BUS1_ENGINE_SEND:
 	case BUS1_ENGINE_RECV:
-		r = bus1_engine_reply(file, &hdr, buf);
+		r = bus1_engine_reply(file, &hdr, from);
 		break;
 	default:
 		r = -EINVAL;
@@ -722,13 +754,17 @@ static ssize_t bus1_engine_record(struct file *file, const char __user *buf,
 	}
 	if (r)
 		return r;
+	/* An accepted record is consumed whole, whatever its type read. */
+	iov_iter_advance(from, hdr.size - (left - iov_iter_count(from)));
 	return hdr.size;
 }
 
-static ssize_t bus1_engine_write(struct file *file, const char __user *buf,
-				 size_t count, loff_t *ppos)
+static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
+				      struct iov_iter *from)
 {
 	struct bus1_conn *conn = &bus1_conn;
+	struct file *file = iocb->ki_filp;
+	size_t count = iov_iter_count(from);
 	ssize_t r = 0;
 	size_t done = 0;
 
@@ -736,11 +772,11 @@ static ssize_t bus1_engine_write(struct file *file, const char __user *buf,
 	if (r)
 		return r;
 
-	r = mutex_lock_interruptible(&conn->write_mutex);
+	r = bus1_engine_lock(&conn->write_mutex, bus1_engine_nowait(iocb));
 	if (r)
 		return r;
 	while (done < count) {
-		r = bus1_engine_record(file, buf + done, count - done);
+		r = bus1_engine_record(file, from);
 		WRITE_ONCE(conn->n_records, conn->n_records + 1);
 		if (r < 0) {
 			WRITE_ONCE(conn->n_rejected, conn->n_rejected + 1);
@@ -882,8 +918,8 @@ const struct file_operations bus1_engine_fops = {
 	.owner		= THIS_MODULE,
 	.open		= bus1_engine_open,
 	.release	= bus1_engine_release,
-	.read		= bus1_engine_read,
-	.write		= bus1_engine_write,
+	.read_iter	= bus1_engine_read_iter,
+	.write_iter	= bus1_engine_write_iter,
 	.poll		= bus1_engine_poll,
 	.unlocked_ioctl	= bus1_engine_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
