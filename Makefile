@@ -15,6 +15,7 @@ all:
 	$(MAKE) -C tests/unit
 	$(MAKE) -C tests/integration
 	$(MAKE) -C tests/bench
+	$(MAKE) -C tests/fuzz
 
 deps:
 	scripts/install-deps.sh
@@ -36,6 +37,12 @@ check-harness:
 
 vm-check-harness:
 	scripts/tests/test-vm-harness.sh
+
+# The long fuzz runs (scripts/guest-fuzz.sh); `make check` runs short ones.
+fuzz:
+	$(MAKE) deps
+	$(MAKE) all
+	scripts/vm-run.sh --timeout 7200 -- scripts/guest-fuzz.sh
 
 # The benchmark table: build/bench/results.txt and build/bench/profile.txt.
 bench:
@@ -64,11 +71,11 @@ install-check:
 	tests/install/run.sh
 
 clean:
-	for d in kmod daemon libbus1 tests/unit tests/integration tests/bench; do \
+	for d in kmod daemon libbus1 tests/unit tests/integration tests/bench tests/fuzz; do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean || exit 1; fi; \
 	done
 	rm -rf build
 
 .PHONY: all deps unit vm-check check check-harness vm-check-harness demo clean
-.PHONY: bench
+.PHONY: bench fuzz
 .PHONY: install install-module uninstall install-check

@@ -96,6 +96,22 @@ for t in "${tests[@]}"; do
 	fi
 done
 
+# The fuzzers in their short mode, one case each: fuzz-ioctl against the
+# real engine, then fuzz-control, which stops the engine, plays it itself
+# and starts the real one again. The seed is fixed so a failure repeats.
+for f in "fuzz-ioctl --iterations 20000" "fuzz-control --iterations 3000"; do
+	echo "=== $f"
+	if (cd "$top/tests/fuzz" && timeout -k 10 120 ./$f --seed 1); then
+		cases_passed=$((cases_passed + 1))
+		progs_passed=$((progs_passed + 1))
+		echo "=== PASS: $f"
+	else
+		cases_failed=$((cases_failed + 1))
+		progs_failed=$((progs_failed + 1))
+		echo "=== FAIL: $f"
+	fi
+done
+
 # The benchmark in its short mode: every benchmark and peer runs once, no
 # timing is judged; one case, passed only if all of it ran.
 bench=$top/tests/bench/bus1-bench
@@ -125,4 +141,17 @@ if ! "$here/guest-engine.sh" status >/dev/null; then
 fi
 "$here/guest-engine.sh" stop || problem "the engine did not stop cleanly"
 rmmod bus1 || problem "rmmod bus1 failed"
+
+# Load and unload the module 100 times, with and without an engine and
+# peers in between; one pass/fail case, like a test program.
+echo "=== guest-fault-modload.sh 100"
+if timeout -k 10 "$per_test" "$here/guest-fault-modload.sh" 100; then
+	cases_passed=$((cases_passed + 1))
+	progs_passed=$((progs_passed + 1))
+	echo "=== PASS: guest-fault-modload.sh"
+else
+	cases_failed=$((cases_failed + 1))
+	progs_failed=$((progs_failed + 1))
+	echo "=== FAIL: guest-fault-modload.sh"
+fi
 finish

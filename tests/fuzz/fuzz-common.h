@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Shared by the fuzzers: a seeded PRNG (reproducible runs from --seed), the
+ * errnos an application may see from /dev/bus1, and a round trip on a
+ * fresh peer to prove the bus still works afterwards.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fuzz_opts {
+	uint64_t iterations;
+	uint64_t seed;
+};
+
+int fuzz_parse(int argc, char **argv, struct fuzz_opts *opts,
+	       uint64_t default_iterations);
+uint64_t fuzz_rand(void);
+void fuzz_srand(uint64_t seed);
+uint64_t fuzz_below(uint64_t n);
+bool fuzz_app_errno(int err);
+int fuzz_round_trip(void);
+void fuzz_count_errno(unsigned int *counts, int err);
+void fuzz_print_errnos(const char *what, const unsigned int *counts);
+
+#define FUZZ_MAX_ERRNO 4096

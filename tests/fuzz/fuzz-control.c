@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
+
+/*
+ * fuzz-control: attach to /dev/bus1-engine as the engine (the real one is
+ * stopped first), let a few worker processes do real ioctls on /dev/bus1,
+ * and answer each request with a correct reply, a mutated one, or garbage.
+ * Checks: write() on the control device returns a byte count or EINVAL,
+ * ENOENT, EPROTO; a reply the module rejected without answering the request
+ * (EINVAL, ENOENT) can still be answered correctly; applications see only
+ * documented errnos and nothing beyond their buffers changes; nothing hangs;
+ * afterwards the real engine restarts and a fresh peer works.
+ * One iteration is one request answered.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/bus1-engine.h>
+#include "libbus1.h"
+#include "fuzz-common.h"
+
+#define N_WORKERS 3
+#define CANARY 0xa5
+
+struct shared {
+	volatile int stop;
+	unsigned int app_errnos[FUZZ_MAX_ERRNO];
+};
+
+static struct shared *shared;
+static pid_t pids[N_WORKERS];
+static struct bus1_engine_attach att;
+static unsigned int write_errnos[FUZZ_MAX_ERRNO];
+static uint64_t last_seq;
+static uint64_t n_mutated, n_garbage, n_rejected_correct;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stdout, "fuzz-control: FAIL: ");
+	vfprintf(stdout, fmt, ap);
+	fprintf(stdout, "\n");
+	va_end(ap);
+	fflush(stdout);
+	for (int i = 0; i < N_WORKERS; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	exit(1);
+}
+
+static void worker_check(int r, const char *op)
+{
+	__atomic_fetch_add(&shared->app_errnos[r >= 0 ? 0 :
+			   -r < FUZZ_MAX_ERRNO ? -r : 0], 1, __ATOMIC_RELAXED);
+	if (r < 0 && !fuzz_app_errno(-r)) {
+		printf("fuzz-control: FAIL: worker %d: %s: undocumented errno %d (%s)\n",
+		       getpid(), op, -r, strerror(-r));
+		fflush(stdout);
+		_exit(1);
+	}
+}
+
+static void canary_check(const void *p, size_t n, const char *what)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (c[i] != CANARY) {
+			printf("fuzz-control: FAIL: worker %d: %s overwritten past the buffer\n",
+			       getpid(), what);
+			fflush(stdout);
+			_exit(1);
+		}
+}
+
+/* One application: real commands, results checked only for their errno. */
+static void worker(uint64_t seed)
+{
+	struct {
+		struct bus1_transfer t[4];
+		unsigned char canary[64];
+	} src, dst, rt;
+	struct {
+		unsigned char data[64];
+		unsigned char canary[64];
+	} in;
+	struct {
+		int32_t e[2];
+		unsigned char canary[64];
+	} errs;
+	struct bus1_metadata meta;
+	struct bus1_message msg;
+	struct iovec vec;
+	uint64_t ids[4] = { 0 };
+	int fd = -1, other = -1, r = 0;
+
+	fuzz_srand(seed);
+	alarm(300);
+	while (!shared->stop) {
+		if (fd < 0) {
+			fd = bus1_peer_new();
+			worker_check(fd, "open");
+			if (fd == -ENXIO)
+				usleep(1000);
+			if (fd < 0) {
+				fd = -1;
+				continue;
+			}
+		}
+		switch (fuzz_below(6)) {
+		case 0:
+			memset(&src, CANARY, sizeof(src));
+			memset(&dst, CANARY, sizeof(dst));
+			for (int i = 0; i < 2; i++)
+				src.t[i] = (struct bus1_transfer){
+					BUS1_TRANSFER_FLAG_CREATE, BUS1_INVALID };
+			r = bus1_cmd_transfer(0, fd, fuzz_below(2) && other >= 0 ?
+					      other : -1, 2, src.t, dst.t);
+			worker_check(r, "transfer");
+			canary_check(src.canary, sizeof(src.canary), "src");
+			canary_check(dst.canary, sizeof(dst.canary), "dst");
+			if (!r) {
+				ids[0] = src.t[0].id;
+				ids[1] = dst.t[0].id;
+				ids[2] = dst.t[1].id;
+			}
+			break;
+		case 1:
+			memset(&errs, CANARY, sizeof(errs));
+			vec = (struct iovec){ "payload", 8 };
+			msg = (struct bus1_message){
+				.n_data = 8,
+				.n_data_vecs = 1,
+				.ptr_data_vecs = BUS1_FROM_PTR(&vec),
+			};
+			r = bus1_cmd_send(fd, 2, &ids[1], errs.e, &msg);
+			worker_check(r, "send");
+			canary_check(errs.canary, sizeof(errs.canary), "errors");
+			break;
+		case 2:
+		case 3:
+			memset(&in, CANARY, sizeof(in));
+			memset(&rt, CANARY, sizeof(rt));
+			vec = (struct iovec){ in.data, sizeof(in.data) };
+			msg = (struct bus1_message){
+				.type = BUS1_INVALID,
+				.n_transfers = 2,
+				.ptr_transfers = BUS1_FROM_PTR(rt.t),
+				.n_data = fuzz_below(2) ? sizeof(in.data) : 4,
+				.n_data_vecs = 1,
+				.ptr_data_vecs = BUS1_FROM_PTR(&vec),
+			};
+			r = bus1_cmd_recv(fd, &meta, &msg);
+			worker_check(r, "recv");
+			canary_check(in.canary, sizeof(in.canary), "data");
+			canary_check(&rt.t[2], sizeof(rt) - 2 * sizeof(rt.t[0]),
+				     "transfers");
+			break;
+		case 4:
+			r = bus1_cmd_release(fd, 1 + fuzz_below(3), ids);
+			worker_check(r, "release");
+			break;
+		case 5:
+			if (other >= 0)
+				close(other);
+			other = fd;
+			fd = -1;
+			break;
+		}
+		if (r == -ENOTCONN || r == -ETIMEDOUT) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	_exit(0);
+}
+
+static size_t correct_reply(const struct bus1_engine_hdr *req, void *buf)
+{
+	static const int errs[] = { -EINVAL, -EAGAIN, -ENOMEM, -EPERM, -EDQUOT,
+				    -EBADRQC };
+	struct bus1_engine_hdr *h = buf;
+	const void *p = req + 1;
+	size_t size = sizeof(*h);
+
+	*h = (struct bus1_engine_hdr){ .type = req->type, .seq = req->seq,
+				       .peer = req->peer };
+	if (fuzz_below(8) == 0) {
+		h->error = errs[fuzz_below(sizeof(errs) / sizeof(errs[0]))];
+		if (req->type == BUS1_ENGINE_RECV && h->error == -EMSGSIZE)
+			h->error = -EAGAIN;
+		h->size = size;
+		return size;
+	}
+	switch (req->type) {
+	case BUS1_ENGINE_TRANSFER: {
+		const struct bus1_engine_transfer *t = p;
+		const struct bus1_transfer *in = (const void *)(t + 1);
+		struct bus1_transfer *out = (void *)(h + 1);
+
+		for (uint64_t i = 0; i < t->n; i++) {
+			out[i] = (struct bus1_transfer){ 0, in[i].id };
+			if (in[i].flags & BUS1_TRANSFER_FLAG_CREATE)
+				out[i].id = (fuzz_rand() << 1) | 1;
+			out[t->n + i] = (struct bus1_transfer){
+				0, (fuzz_rand() << 1) | 1 };
+		}
+		size += 2 * t->n * sizeof(*out);
+		break;
+	}
+	case BUS1_ENGINE_SEND: {
+		const struct bus1_engine_send *s = p;
+
+		memset(h + 1, 0, (s->n_destinations * 4 + 7) & ~7ULL);
+		size += (s->n_destinations * 4 + 7) & ~7ULL;
+		break;
+	}
+	case BUS1_ENGINE_RECV: {
+		const struct bus1_engine_recv *rv = p;
+		struct bus1_engine_recv_reply *rr = (void *)(h + 1);
+		uint64_t *ids = (void *)(rr + 1);
+		uint64_t n_data = fuzz_below(rv->max_data + 1);
+
+		if ((rv->recv_flags & BUS1_ENGINE_RECV_SHORT_IOVEC) ||
+		    fuzz_below(2)) {
+			h->error = -EAGAIN;
+			break;
+		}
+		*rr = (struct bus1_engine_recv_reply){
+			.type = fuzz_below(3),
+			.id = fuzz_rand() | 1,
+			.n_transfers = rv->max_transfers ?
+				fuzz_below(rv->max_transfers + 1) : 0,
+		};
+		if (rr->type != BUS1_MESSAGE_TYPE_USER)
+			n_data = 0, rr->n_transfers = 0;
+		if (n_data > 64)
+			n_data = 64;
+		rr->n_data = n_data;
+		for (uint64_t i = 0; i < rr->n_transfers; i++)
+			ids[i] = fuzz_rand() | 1;
+		memset(ids + rr->n_transfers, 0, (n_data + 7) & ~7ULL);
+		memset(ids + rr->n_transfers, 0x42, n_data);
+		size += sizeof(*rr) + rr->n_transfers * 8 +
+			((n_data + 7) & ~7ULL);
+		break;
+	}
+	}
+	h->size = size;
+	return size;
+}
+
+static bool one_way(uint16_t type)
+{
+	return type == BUS1_ENGINE_PEER_RELEASE ||
+	       type == BUS1_ENGINE_RECV_DONE;
+}
+
+static ssize_t do_write(int cfd, const void *buf, size_t n)
+{
+	ssize_t r = write(cfd, buf, n);
+
+	if (r < 0) {
+		r = -errno;
+		if (r != -EINVAL && r != -ENOENT && r != -EPROTO)
+			fail("control write of %zu bytes: undocumented errno %s",
+			     n, strerror(errno));
+	} else if ((size_t)r > n) {
+		fail("control write returned %zd for %zu bytes", r, n);
+	}
+	fuzz_count_errno(write_errnos, r < 0 ? r : 0);
+	return r;
+}
+
+/* Mutate the correct reply in @buf (size @n, room for more) in place. */
+static size_t mutate(void *buf, size_t n, size_t room)
+{
+	struct bus1_engine_hdr *h = buf;
+	unsigned char *b = buf;
+	size_t k;
+
+	switch (fuzz_below(11)) {
+	case 0:
+		b[fuzz_below(n)] ^= 1u << fuzz_below(8);
+		break;
+	case 1:
+		h->size += 8 * (fuzz_below(9) - 4);
+		break;
+	case 2:
+		h->size = fuzz_rand();
+		break;
+	case 3:
+		return fuzz_below(n);
+	case 4:
+		h->seq = fuzz_below(2) ? h->seq | (1ULL << 62) :
+			 fuzz_below(h->seq + 1);
+		break;
+	case 5:
+		h->type = fuzz_below(20);
+		break;
+	case 6:
+		h->peer = fuzz_below(2) ? fuzz_rand() : h->peer + 1;
+		break;
+	case 7:
+		if (2 * n <= room) {
+			memcpy(b + n, b, n);
+			return 2 * n;
+		}
+		break;
+	case 8:
+		h->error = fuzz_below(2) ? -(int)fuzz_below(5000) :
+			   (int)fuzz_rand();
+		break;
+	case 9:
+		/* A count or size field of the payload, at a random word. */
+		if (n > sizeof(*h)) {
+			k = sizeof(*h) + 8 * fuzz_below((n - sizeof(*h)) / 8);
+			*(uint64_t *)(b + k) = fuzz_below(2) ? fuzz_rand() :
+				*(uint64_t *)(b + k) + 1;
+		}
+		break;
+	case 10:
+		if (n + 8 * 4 <= room) {
+			memset(b + n, 0, 32);
+			h->size += 8 * (1 + fuzz_below(4));
+			return n + (h->size - n);
+		}
+		break;
+	}
+	return n;
+}
+
+/* Answer one request: one iteration. */
+static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
+		   size_t room)
+{
+	size_t n, m;
+	ssize_t r;
+	int pick = fuzz_below(10);
+
+	if (req->seq <= last_seq)
+		fail("request seq %llu not growing (last %llu)",
+		     (unsigned long long)req->seq,
+		     (unsigned long long)last_seq);
+	last_seq = req->seq;
+
+	if (one_way(req->type)) {
+		if (pick < 2) {
+			n = correct_reply(req, buf);
+			r = do_write(cfd, buf, n);
+			if (r != -ENOENT && r != -EINVAL)
+				fail("reply to one-way type %u: %zd",
+				     req->type, r);
+		}
+		return;
+	}
+
+	if (pick >= 6) {
+		n = correct_reply(req, buf);
+		m = mutate(buf, n, room);
+		n_mutated++;
+		r = do_write(cfd, buf, m);
+		/*
+		 * A mutated seq may name another pending request and complete
+		 * that one instead; ours then still needs its reply.
+		 */
+		if ((r == -EPROTO || r > 0) &&
+		    ((struct bus1_engine_hdr *)buf)->seq == req->seq)
+			return;
+	} else if (pick == 5) {
+		m = 1 + fuzz_below(256);
+		for (size_t i = 0; i < m; i++)
+			((unsigned char *)buf)[i] = fuzz_rand();
+		n_garbage++;
+		do_write(cfd, buf, m);
+	}
+	if (fuzz_below(4) == 0) {
+		/* A PEER_STATE before the reply, as the engine may send. */
+		struct {
+			struct bus1_engine_hdr h;
+			struct bus1_engine_peer_state s;
+		} st = {
+			{ .size = sizeof(st), .type = BUS1_ENGINE_PEER_STATE,
+			  .peer = fuzz_below(2) ? req->peer : fuzz_rand() },
+			{ .readable = fuzz_below(2) },
+		};
+
+		if (do_write(cfd, &st, sizeof(st)) != sizeof(st))
+			fail("PEER_STATE rejected");
+	}
+	n = correct_reply(req, buf);
+	r = do_write(cfd, buf, n);
+	if (r == -ENOENT)
+		n_rejected_correct++;
+	else if (r != (ssize_t)n)
+		fail("correct reply to seq %llu type %u rejected: %zd",
+		     (unsigned long long)req->seq, req->type, r);
+}
+
+static int run_script(const char *arg)
+{
+	char cmd[4096];
+	const char *top = getenv("BUS1_TOP");
+
+	snprintf(cmd, sizeof(cmd), "%s/scripts/guest-engine.sh %s",
+		 top ? top : "../..", arg);
+	return system(cmd);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int app_exits = 0;
+	struct fuzz_opts opts;
+	uint64_t iter = 0;
+	void *in, *out;
+	size_t room;
+	time_t idle_since;
+	int cfd, r;
+
+	r = fuzz_parse(argc, argv, &opts, 2000);
+	if (r)
+		return r > 0 ? 0 : 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (run_script("stop"))
+		fail("could not stop the real engine");
+	cfd = open("/dev/bus1-engine", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (cfd < 0)
+		fail("open /dev/bus1-engine: %m");
+	att.version = BUS1_ENGINE_VERSION;
+	if (ioctl(cfd, BUS1_ENGINE_IOCTL_ATTACH, &att))
+		fail("attach: %m");
+	room = att.max_record;
+	in = malloc(room);
+	out = malloc(2 * room);
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!in || !out || shared == MAP_FAILED)
+		fail("out of memory");
+
+	for (int i = 0; i < N_WORKERS; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			fail("fork: %m");
+		if (!pids[i]) {
+			close(cfd);
+			worker(opts.seed * 1000 + i + 1);
+		}
+	}
+
+	idle_since = time(NULL);
+	while (iter < opts.iterations) {
+		struct pollfd pfd = { cfd, POLLIN, 0 };
+		ssize_t n;
+
+		if (time(NULL) - idle_since > 20)
+			fail("no request for 20 s after %llu iterations",
+			     (unsigned long long)iter);
+		r = poll(&pfd, 1, 1000);
+		if (r <= 0)
+			continue;
+		n = read(cfd, in, room);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				continue;
+			fail("control read: %m");
+		}
+		idle_since = time(NULL);
+		for (ssize_t off = 0; off < n;) {
+			struct bus1_engine_hdr *h = (void *)((char *)in + off);
+
+			if ((size_t)(n - off) < sizeof(*h) || h->size < sizeof(*h) ||
+			    h->size > (size_t)(n - off) || h->size % 8)
+				fail("malformed request at %zd of %zd", off, n);
+			answer(cfd, h, out, 2 * room);
+			if (++iter % 50000 == 0)
+				printf("fuzz-control: %llu iterations\n",
+				       (unsigned long long)iter);
+			off += h->size;
+		}
+	}
+
+	/* Engine gone: pending requests end with ENOTCONN, workers stop. */
+	shared->stop = 1;
+	close(cfd);
+	for (int t = 0; t < 200 && app_exits < N_WORKERS; t++) {
+		for (int i = 0; i < N_WORKERS; i++) {
+			int status;
+
+			if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) <= 0)
+				continue;
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				fail("worker %d ended with status 0x%x",
+				     pids[i], status);
+			pids[i] = 0;
+			app_exits++;
+		}
+		usleep(50000);
+	}
+	if (app_exits < N_WORKERS)
+		fail("%u worker(s) hung after the engine left",
+		     N_WORKERS - app_exits);
+
+	if (run_script("start"))
+		fail("could not restart the real engine");
+	r = fuzz_round_trip();
+	if (r)
+		fail("round trip on a fresh peer after fuzzing: %s",
+		     strerror(-r));
+
+	printf("fuzz-control: seed %llu, %llu iterations, %llu mutated, %llu garbage, %llu correct replies answered ENOENT\n",
+	       (unsigned long long)opts.seed, (unsigned long long)iter,
+	       (unsigned long long)n_mutated, (unsigned long long)n_garbage,
+	       (unsigned long long)n_rejected_correct);
+	fuzz_print_errnos("fuzz-control: control write results", write_errnos);
+	fuzz_print_errnos("fuzz-control: application results",
+			  shared->app_errnos);
+	printf("fuzz-control: PASS\n");
+	return 0;
+}
