@@ -45,10 +45,11 @@ fuzz:
 	scripts/vm-run.sh --timeout 7200 -- scripts/guest-fuzz.sh
 
 # The benchmark table: build/bench/results.txt and build/bench/profile.txt.
+# BENCH_ARGS go to bus1-bench, e.g. BENCH_ARGS="--tests P1,P3 --reps 3".
 bench:
 	$(MAKE) deps
 	$(MAKE) all
-	scripts/vm-run.sh --timeout 1800 -- scripts/guest-bench.sh
+	scripts/vm-run.sh --timeout 1800 -- scripts/guest-bench.sh $(BENCH_ARGS)
 
 demo:
 	$(MAKE) deps

@@ -3,12 +3,14 @@
 #
 # guest-bench.sh [BENCH ARGS...]   (inside the VM, as root; see vm-run.sh)
 #
-# Load bus1.ko, start the engine, run tests/bench/bus1-bench with the given
-# arguments (the table also goes to build/bench/results.txt), then, unless
-# --short was given, profile the bus1 ping-pong: context switches and CPU
+# Load bus1.ko, start the engine, load binder_linux for the binder peer
+# (guest-binder.sh; a failure is reported and the binder rows then say
+# NOT AVAILABLE), run tests/bench/bus1-bench with the given arguments (the
+# table also goes to build/bench/results.txt), then, unless --short was
+# given, profile the bus1 ping-pong: context switches and CPU
 # time per round trip, and the engine's and the application's system calls
 # counted by strace -c (build/bench/profile.txt). Stop the engine, unload
-# the module and print the kernel log for the host to scan. Exits nonzero
+# the modules and print the kernel log for the host to scan. Exits nonzero
 # if the benchmark failed, a peer was missing, or set-up failed.
 
 set -u
@@ -27,6 +29,7 @@ done
 finish() {
 	"$here/guest-engine.sh" stop || { echo "bench: ERROR: the engine did not stop cleanly"; rc=1; }
 	rmmod bus1 || { echo "bench: ERROR: rmmod bus1 failed"; rc=1; }
+	"$here/guest-binder.sh" unload
 	echo "=== dmesg"
 	dmesg
 	echo "=== end of dmesg"
@@ -43,6 +46,8 @@ if ! "$here/guest-engine.sh" start; then
 	rmmod bus1
 	exit 1
 fi
+
+"$here/guest-binder.sh" load
 
 mkdir -p "$top/build/bench"
 "$bench" "$@" || rc=1

@@ -69,8 +69,10 @@ start() {
 	fi
 	touch "$log"
 	offset=$(stat -c %s "$log")
+	# Its own session: it outlives the test program that started it,
+	# whose session guest-integration.sh kills when the program ends.
 	# shellcheck disable=SC2086 # split on purpose
-	"$engine" ${BUS1D_ARGS:-} </dev/null >>"$log" 2>&1 &
+	setsid "$engine" ${BUS1D_ARGS:-} </dev/null >>"$log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$pidfile"
 

@@ -7,7 +7,8 @@
  *
  * A "channel" is a bidirectional message pipe between two processes, side
  * 0 and side 1: a socketpair, a pair of pipes, two bus1 peers with a handle
- * to each other's node, or two D-Bus connections on a bus. The generic
+ * to each other's node, two D-Bus connections on a bus, or two binder
+ * processes, one of them the context manager. The generic
  * two-process benchmarks (ping-pong, streaming, bulk, concurrent pairs)
  * run over any channel; the bus1-only ones (multicast, handle scale,
  * handle passing) have their own code.
@@ -63,6 +64,11 @@ extern const struct chan_ops chan_stream;
 extern const struct chan_ops chan_pipe;
 extern const struct chan_ops chan_bus1;
 extern const struct chan_ops chan_dbus;
+extern const struct chan_ops chan_binder;
+extern const struct chan_ops chan_binder_bulk;
+
+/* Android binder: the protocol version of /dev/binder, or < 0 and why. */
+int binder_probe(char *why, size_t n_why);
 
 /* time */
 uint64_t bench_now_ns(void);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
  * bus1-bench [--short] [--reps N] [--out FILE] [--engine-pid PID]
- *            [--profile N] [--peers LIST] [--tests LIST]
+ *            [--profile N] [--peers LIST] [--tests LIST] [--help]
  *
  * Runs P1-P6 of the benchmark plan for bus1 and its peers in one go and
  * prints one table (also written to FILE, default build/bench/results.txt
@@ -17,6 +17,12 @@
  * --peers LIST runs the comparisons only for the peers named in LIST
  * (e.g. "socketpair,bus1"); the bus1-only rows always run. --tests LIST
  * runs only the benchmarks named (e.g. "P1,P4").
+ *
+ * The peers: socketpair, pipe, bus1, dbus-broker, dbus-daemon and binder
+ * (Android binder on /dev/binder, from `modprobe binder_linux
+ * devices=binder`; P1-P3 only: one context manager per device rules out
+ * the concurrent pairs). A peer that cannot run is reported "NOT
+ * AVAILABLE" with the reason, and counts against the exit status.
  *
  * --profile N runs only the bus1 64-byte ping-pong, N round trips, and
  * prints context switches and CPU time per round trip of the application
@@ -640,14 +646,15 @@ int main(int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "peers", required_argument, NULL, 'P' },
 		{ "tests", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct dbus_bus *daemon = NULL, *broker = NULL;
-	char why_daemon[160] = "", why_broker[160] = "";
+	char why_daemon[160] = "", why_broker[160] = "", why_binder[160] = "";
 	const char *out_path = NULL;
 	unsigned int prof = 0;
 	long pid = -1;
-	int c;
+	int c, binder;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
 		switch (c) {
@@ -672,6 +679,12 @@ int main(int argc, char **argv)
 		case 'T':
 			tests_only = optarg;
 			break;
+		case 'h':
+			printf("usage: %s [--short] [--reps N] [--out FILE] [--engine-pid PID]\n"
+			       "       [--profile N] [--peers LIST] [--tests LIST]\n"
+			       "peers: socketpair,pipe,bus1,dbus-broker,dbus-daemon,binder\n"
+			       "tests: P1,P2,P3,P4,P5,P6\n", argv[0]);
+			return 0;
 		default:
 			return 2;
 		}
@@ -698,6 +711,12 @@ int main(int argc, char **argv)
 	else
 		bench_log("dbus-daemon: listening on %s\n",
 			  dbus_bus_address(daemon));
+	binder = binder_probe(why_binder, sizeof(why_binder));
+	if (binder < 0)
+		bench_log("binder: not available: %s\n", why_binder);
+	else
+		bench_log("binder: /dev/binder, protocol %d; P3 bulk as synchronous transactions\n",
+			  binder);
 
 	{
 		const struct peer peers[] = {
@@ -711,6 +730,8 @@ int main(int argc, char **argv)
 			{ "dbus-daemon", &chan_dbus, &chan_dbus,
 			  daemon ? dbus_bus_address(daemon) : NULL,
 			  daemon ? NULL : why_daemon },
+			{ "binder", &chan_binder, &chan_binder_bulk, NULL,
+			  binder < 0 ? why_binder : NULL },
 		};
 
 		bench_log("bus1-bench: %s mode, %u repetition(s)\n",
