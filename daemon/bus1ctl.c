@@ -31,9 +31,10 @@ static void help(void)
 	       "Views:\n"
 	       "  status   limits and totals (default)\n"
 	       "  users    per UID: objects and bytes, and who charged them\n"
-	       "  peers    per peer: ID, UID, PID, nodes, handles, queue\n"
+	       "  peers    per peer: ID, UID, PID, nodes, handles, queued and\n"
+	       "           lent items\n"
 	       "  engine   requests served per type, error replies per errno,\n"
-	       "           batch sizes\n",
+	       "           batch sizes, items lent to the kernel\n",
 	       program_invocation_short_name);
 }
 
@@ -117,6 +118,7 @@ static void show_status(json_object *doc)
 	printf("nodes:            %" PRIu64 "\n", num(totals, "nodes"));
 	printf("handles:          %" PRIu64 "\n", num(totals, "handles"));
 	printf("queued items:     %" PRIu64 "\n", num(totals, "queued"));
+	printf("lent items:       %" PRIu64 "\n", num(totals, "lent"));
 	printf("queued messages:  %" PRIu64 " (%" PRIu64 " bytes)\n",
 	       num(totals, "messages"), num(totals, "message_bytes"));
 	printf("refused charges:  %" PRIu64 "\n", num(totals, "quota_failures"));
@@ -159,15 +161,17 @@ static void show_peers(json_object *doc)
 	json_object *peers = get(doc, "peers"), *p;
 	size_t i;
 
-	printf("%-10s %-10s %-8s %8s %8s %8s %9s %12s\n", "ID", "UID", "PID",
-	       "NODES", "HANDLES", "QUEUED", "MESSAGES", "BYTES");
+	printf("%-10s %-10s %-8s %8s %8s %8s %6s %9s %12s\n", "ID", "UID",
+	       "PID", "NODES", "HANDLES", "QUEUED", "LENT", "MESSAGES", "BYTES");
 	for (i = 0; peers && i < json_object_array_length(peers); ++i) {
 		p = json_object_array_get_idx(peers, i);
 		printf("%-10" PRIu64 " %-10" PRIu64 " %-8" PRIu64 " %8" PRIu64
-		       " %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %12" PRIu64 "\n",
+		       " %8" PRIu64 " %8" PRIu64 " %6" PRIu64 " %9" PRIu64
+		       " %12" PRIu64 "\n",
 		       num(p, "id"), num(p, "uid"), num(p, "pid"),
 		       num(p, "nodes"), num(p, "handles"), num(p, "queued"),
-		       num(p, "messages"), num(p, "message_bytes"));
+		       num(p, "lent"), num(p, "messages"),
+		       num(p, "message_bytes"));
 	}
 }
 
@@ -185,6 +189,7 @@ static void show_counts(const char *title, json_object *counts)
 static void show_engine(json_object *doc)
 {
 	json_object *engine = get(doc, "engine");
+	json_object *items = get(engine, "items");
 	uint64_t batches = num(engine, "batches");
 
 	show_counts("requests served:", get(engine, "requests"));
@@ -193,6 +198,10 @@ static void show_engine(json_object *doc)
 	       PRIu64 " in one, %.1f on average)\n",
 	       batches, num(engine, "batch_records"), num(engine, "batch_max"),
 	       batches ? (double)num(engine, "batch_records") / batches : 0.0);
+	printf("items lent:       %" PRIu64 " (%" PRIu64 " received, %" PRIu64
+	       " retracted, %" PRIu64 " times out of memory)\n",
+	       num(items, "lent"), num(items, "received"),
+	       num(items, "retracted"), num(items, "lend_failures"));
 }
 
 int main(int argc, char *argv[])

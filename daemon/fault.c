@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
  * Fault injection. Requests are counted as they are read (1-based, one-way
- * records included), replies as they are produced. With any fault set, a
- * batch is applied one record at a time, so an abort can hit before or
- * after one particular request is applied and a corruption can find the
- * reply of one particular request; the replies still leave with one write
- * per batch.
+ * records included), replies and ITEM records as they are produced. With
+ * any fault set, a batch is applied one record at a time, so an abort can
+ * hit before or after one particular request is applied and a corruption
+ * can find the reply (or the ITEM records) of one particular request; the
+ * output still leaves with one write per batch.
  *
  * Corruptions are chosen so that each hits only what it names: a damaged
- * reply (wrong type, size, counts or peer) makes the kernel fail that one
- * request with EIO; an extra bogus record (unknown seq, duplicate, unknown
- * type, garbage, a truncated copy) follows the intact reply and is refused
- * by the kernel without any application noticing. The loop logs and skips
- * every refused record.
+ * reply (wrong type, size or peer) makes the kernel fail that one request
+ * with EIO; an extra bogus record (unknown seq, duplicate, unknown type,
+ * garbage, a truncated copy) follows the intact reply and is refused by
+ * the kernel without any application noticing. A damaged ITEM record
+ * (counts that do not match its size, an unknown message type, a token
+ * that does not grow) is refused with EINVAL: the kernel never holds that
+ * item, while the engine keeps it lent until a RECV_DONE for a later token
+ * commits it or the peer is released. The loop logs and skips every
+ * refused record and writes the ones after it.
  */
 
 #include <errno.h>
@@ -41,6 +45,8 @@ enum {
 	FAULT_CORRUPT_BOGUS_PEER,
 	FAULT_CORRUPT_UNKNOWN_TYPE,
 	FAULT_CORRUPT_GARBAGE,
+	FAULT_CORRUPT_ITEM_TYPE,
+	FAULT_CORRUPT_ITEM_TOKEN,
 };
 
 static const char *const fault_corrupt_names[] = {
@@ -53,6 +59,8 @@ static const char *const fault_corrupt_names[] = {
 	[FAULT_CORRUPT_BOGUS_PEER]	= "bogus-peer",
 	[FAULT_CORRUPT_UNKNOWN_TYPE]	= "unknown-type",
 	[FAULT_CORRUPT_GARBAGE]		= "garbage",
+	[FAULT_CORRUPT_ITEM_TYPE]	= "item-type",
+	[FAULT_CORRUPT_ITEM_TOKEN]	= "item-token",
 };
 
 static const char *const fault_type_names[] = {
@@ -61,7 +69,7 @@ static const char *const fault_type_names[] = {
 	[BUS1_ENGINE_TRANSFER]		= "transfer",
 	[BUS1_ENGINE_RELEASE]		= "release",
 	[BUS1_ENGINE_SEND]		= "send",
-	[BUS1_ENGINE_RECV]		= "recv",
+	[BUS1_ENGINE_FETCH]		= "fetch",
 	[BUS1_ENGINE_RECV_DONE]		= "recv-done",
 };
 
@@ -73,6 +81,7 @@ struct Fault {
 	bool stalled;
 	uint64_t n_requests;
 	uint64_t n_replies;
+	uint64_t n_items;
 	uint64_t n_allocs;
 
 	uint64_t abort_at;
@@ -351,10 +360,49 @@ static struct bus1_engine_hdr *fault_append(Outbuf *out, size_t off,
 	return hdr;
 }
 
+/* Whether @kind damages ITEM records rather than replies. */
+static bool fault_kind_item(int kind)
+{
+	return kind == FAULT_CORRUPT_COUNTS || kind == FAULT_CORRUPT_ITEM_TYPE ||
+	       kind == FAULT_CORRUPT_ITEM_TOKEN;
+}
+
+/* Whether the @n-th reply or ITEM record is one to corrupt. */
+static bool fault_corrupt_hits(Fault *f, uint64_t n)
+{
+	return n >= f->corrupt_at &&
+	       (!f->corrupt_count || n - f->corrupt_at < f->corrupt_count);
+}
+
+/* Damage the ITEM record at @off in place; the kernel refuses it. */
+static void fault_corrupt_item(Fault *f, Outbuf *out, size_t off)
+{
+	struct bus1_engine_hdr *r = (void *)(out->data + off);
+	struct bus1_engine_item *item = (void *)(r + 1);
+
+	log_msg(LOG_WARNING, "fault: corrupting ITEM %llu (%s, peer %llu, token %llu)",
+		(unsigned long long)f->n_items,
+		fault_corrupt_names[f->corrupt], (unsigned long long)r->peer,
+		(unsigned long long)item->token);
+
+	switch (f->corrupt) {
+	case FAULT_CORRUPT_COUNTS:
+		/* The size no longer matches the counts. */
+		item->n_data += 1ULL << 32;
+		break;
+	case FAULT_CORRUPT_ITEM_TYPE:
+		item->type = 99;
+		break;
+	case FAULT_CORRUPT_ITEM_TOKEN:
+		/* Tokens start at 1, so 0 never grows. */
+		item->token = 0;
+		break;
+	}
+}
+
 static void fault_corrupt(Fault *f, Engine *engine, Outbuf *out, size_t off)
 {
 	struct bus1_engine_hdr *r = (void *)(out->data + off), *c;
-	struct bus1_engine_recv_reply *rr;
 	size_t size = r->size, i;
 	uint8_t *p;
 
@@ -388,16 +436,8 @@ static void fault_corrupt(Fault *f, Engine *engine, Outbuf *out, size_t off)
 			}
 		}
 		break;
-	case FAULT_CORRUPT_COUNTS:
-		if (r->type == BUS1_ENGINE_RECV && !r->error &&
-		    size >= sizeof(*r) + sizeof(*rr)) {
-			rr = (void *)(r + 1);
-			rr->n_data += 1ULL << 32;
-			break;
-		}
-		/* Other replies have no count: one more element instead. */
-		/* fallthrough */
 	case FAULT_CORRUPT_OVERSIZED:
+		/* One more element than the request allows. */
 		if (!outbuf_reserve(out, 8)) {
 			memset(outbuf_put(out, 8), 0, 8);
 			r = (void *)(out->data + off);
@@ -464,13 +504,23 @@ static int fault_apply(Fault *f, Engine *engine,
 		abort();
 	}
 
+	if (f->corrupt && fault_kind_item(f->corrupt)) {
+		for (off = mark; off < out->len;
+		     off += ((struct bus1_engine_hdr *)(out->data + off))->size) {
+			if (((struct bus1_engine_hdr *)(out->data + off))->type !=
+			    BUS1_ENGINE_ITEM)
+				continue;
+			if (fault_corrupt_hits(f, ++f->n_items))
+				fault_corrupt_item(f, out, off);
+		}
+		return 0;
+	}
+
 	off = fault_find_reply(out, mark, hdr);
 	if (off == SIZE_MAX)
 		return 0;
 	++f->n_replies;
-	if (f->corrupt && f->n_replies >= f->corrupt_at &&
-	    (!f->corrupt_count ||
-	     f->n_replies - f->corrupt_at < f->corrupt_count))
+	if (f->corrupt && fault_corrupt_hits(f, f->n_replies))
 		fault_corrupt(f, engine, out, off);
 	return 0;
 }

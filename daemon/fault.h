@@ -24,7 +24,7 @@ typedef struct Fault Fault;
 	"  abort,at=N[,point=P]       abort() at the Nth request read\n" \
 	"  abort,type=T[,point=P]     ... or at the first request of type T\n" \
 	"                             (peer-new peer-release transfer release send\n" \
-	"                             recv recv-done); P is before (default:\n" \
+	"                             fetch recv-done); P is before (default:\n" \
 	"                             before applying it) or after (applied, not\n" \
 	"                             answered)\n" \
 	"  stop-reading[,at=N][,for=MS]  at the Nth request (default 1), stop\n" \
@@ -33,11 +33,13 @@ typedef struct Fault Fault;
 	"  delay,ms=N                 sleep N ms before writing each batch of replies\n" \
 	"  alloc,nth=N                fail the Nth allocation made while applying\n" \
 	"  alloc,p=P[,seed=S]         fail each allocation with probability P\n" \
-	"  corrupt,kind=K[,at=N][,count=M]  corrupt the reply to the Nth request\n" \
-	"                             (default 1) and the M-1 replies after it\n" \
-	"                             (default M=1, 0 = all); K is unknown-seq,\n" \
-	"                             duplicate, wrong-type, truncated, oversized,\n" \
-	"                             counts, bogus-peer, unknown-type, garbage\n"
+	"  corrupt,kind=K[,at=N][,count=M]  corrupt the Nth reply (default 1)\n" \
+	"                             and the M-1 replies after it (default M=1,\n" \
+	"                             0 = all); K is unknown-seq, duplicate,\n" \
+	"                             wrong-type, truncated, oversized, bogus-peer,\n" \
+	"                             unknown-type, garbage; or, for K counts,\n" \
+	"                             item-type, item-token, the Nth ITEM record\n" \
+	"                             (a lent item) and the M-1 after it\n"
 
 int fault_new(Fault **faultp);
 Fault *fault_free(Fault *f);

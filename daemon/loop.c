@@ -10,13 +10,16 @@
  * read is one batch: the engine applies it and the loop writes all output
  * with one write, linked to the next read and submitted with it in one
  * system call. Nothing new is read while output is unwritten, so replies
- * and PEER_STATE records leave in the order the engine produced them; a
- * write that comes up short fails the link, which cancels that read.
+ * and the RETRACT, ITEM and PEER_STATE records before them leave in the
+ * order the engine produced them; a write that comes up short fails the
+ * link, which cancels that read.
  *
- * The kernel rejects malformed engine records: write() then returns the
- * bytes before the rejected record (or the error if it was the first).
- * The loop logs and skips that record and writes the rest, so one bad
- * record never stalls the replies behind it.
+ * The kernel rejects malformed engine records (EINVAL), and an ITEM beyond
+ * what it holds per peer (ENOSPC): write() then returns the bytes before
+ * the rejected record (or the error if it was the first). The loop logs
+ * and skips that record and writes the rest, so one bad record never
+ * stalls the replies behind it. A refused ITEM stays lent in the engine;
+ * that only happens when fault injection garbles one.
  */
 
 #include <errno.h>

@@ -4,21 +4,29 @@
  *
  * The document is built from the engine's state when a client connects,
  * by walking the bus; the only counters kept on the request path are the
- * core's EngineCounters (a few increments per record). It holds only numbers and fixed keys, so no string needs
- * escaping. Layout (all numbers are decimal integers):
+ * core's EngineCounters (a few increments per record). It holds only
+ * numbers and fixed keys, so no string needs escaping. Layout (all numbers
+ * are decimal integers):
  *
  *   { "version": 1,
  *     "limits": { "objects": N, "bytes": N },
  *     "totals": { "peers", "nodes", "handles", "queued", "messages",
- *                 "message_bytes", "users", "quota_failures" },
+ *                 "message_bytes", "users", "quota_failures", "lent" },
  *     "users": [ { "uid", "objects": SLOT, "bytes": SLOT,
  *                  "charges": [ { "claimant", "actors",
  *                                 "objects": CHARGE, "bytes": CHARGE } ] } ],
  *     "peers": [ { "id", "uid", "pid", "nodes", "handles", "queued",
- *                  "messages", "message_bytes" } ],
+ *                  "messages", "message_bytes", "lent" } ],
  *     "engine": { "requests": { "<type>": N, ... },
  *                 "errors": { "<ERRNO>": N, ... },
- *                 "batches", "batch_records", "batch_max" } }
+ *                 "batches", "batch_records", "batch_max",
+ *                 "items": { "lent", "received", "retracted",
+ *                            "lend_failures" } } }
+ *
+ *   queued counts the items waiting in the engine, lent those lent to the
+ *   kernel and not yet received; messages and message_bytes count the user
+ *   messages among both. Keys added later come last, for readers that
+ *   match the document as text.
  *
  *   SLOT = { "limit", "available", "claimed", "used" }: claimed is what
  *   the user's quotas took, including their reserves; used is what is
@@ -178,7 +186,7 @@ int stats_listen_fd(Stats *s)
 }
 
 typedef struct PeerCounts {
-	uint64_t nodes, handles, queued, messages, message_bytes;
+	uint64_t nodes, handles, queued, lent, messages, message_bytes;
 } PeerCounts;
 
 static void count_item(PeerCounts *c, Item *item)
@@ -197,17 +205,17 @@ static void count_peer(Peer *peer, PeerCounts *c)
 	Object *obj;
 	Item *item;
 
-	*c = (PeerCounts){ .queued = peer->n_queued };
+	*c = (PeerCounts){ .queued = peer->n_queued, .lent = peer->n_lent };
 	RB_FOREACH(obj, ObjectTree, &peer->objects) {
 		if (obj->kind == OBJECT_NODE)
 			++c->nodes;
 		else
 			++c->handles;
 	}
+	TAILQ_FOREACH(item, &peer->lent, link)
+		count_item(c, item);
 	TAILQ_FOREACH(item, &peer->queue, link)
 		count_item(c, item);
-	if (peer->lent)
-		count_item(c, peer->lent);
 }
 
 static void put_slot(FILE *f, AcctUser *user, unsigned int slot)
@@ -269,7 +277,7 @@ static const char *const request_names[ENGINE_N_REQUEST_TYPES] = {
 	[BUS1_ENGINE_TRANSFER]		= "transfer",
 	[BUS1_ENGINE_RELEASE]		= "release",
 	[BUS1_ENGINE_SEND]		= "send",
-	[BUS1_ENGINE_RECV]		= "recv",
+	[BUS1_ENGINE_FETCH]		= "fetch",
 	[BUS1_ENGINE_RECV_DONE]		= "recv_done",
 };
 
@@ -301,10 +309,16 @@ static void put_engine(FILE *f, const EngineCounters *c)
 				(unsigned long long)c->errors[i]);
 		sep = ",";
 	}
-	fprintf(f, "},\"batches\":%llu,\"batch_records\":%llu,\"batch_max\":%llu}",
+	fprintf(f, "},\"batches\":%llu,\"batch_records\":%llu,\"batch_max\":%llu,"
+		"\"items\":{\"lent\":%llu,\"received\":%llu,\"retracted\":%llu,"
+		"\"lend_failures\":%llu}}",
 		(unsigned long long)c->batches,
 		(unsigned long long)c->batch_records,
-		(unsigned long long)c->batch_max);
+		(unsigned long long)c->batch_max,
+		(unsigned long long)c->items_lent,
+		(unsigned long long)c->items_received,
+		(unsigned long long)c->items_retracted,
+		(unsigned long long)c->lend_failures);
 }
 
 /**
@@ -337,30 +351,33 @@ int stats_render(Stats *s, char **datap, size_t *lenp)
 		count_peer(peer, &c);
 		fprintf(f, "%s{\"id\":%llu,\"uid\":%u,\"pid\":%u,\"nodes\":%llu,"
 			"\"handles\":%llu,\"queued\":%llu,\"messages\":%llu,"
-			"\"message_bytes\":%llu}",
+			"\"message_bytes\":%llu,\"lent\":%llu}",
 			sep, (unsigned long long)peer->id, peer->uid, peer->pid,
 			(unsigned long long)c.nodes,
 			(unsigned long long)c.handles,
 			(unsigned long long)c.queued,
 			(unsigned long long)c.messages,
-			(unsigned long long)c.message_bytes);
+			(unsigned long long)c.message_bytes,
+			(unsigned long long)c.lent);
 		total.nodes += c.nodes;
 		total.handles += c.handles;
 		total.queued += c.queued;
+		total.lent += c.lent;
 		total.messages += c.messages;
 		total.message_bytes += c.message_bytes;
 		sep = ",";
 	}
 	fprintf(f, "],\"totals\":{\"peers\":%zu,\"nodes\":%llu,\"handles\":%llu,"
 		"\"queued\":%llu,\"messages\":%llu,\"message_bytes\":%llu,"
-		"\"users\":%llu,\"quota_failures\":%llu},",
+		"\"users\":%llu,\"quota_failures\":%llu,\"lent\":%llu},",
 		bus->n_peers, (unsigned long long)total.nodes,
 		(unsigned long long)total.handles,
 		(unsigned long long)total.queued,
 		(unsigned long long)total.messages,
 		(unsigned long long)total.message_bytes,
 		(unsigned long long)bus->acct.n_users,
-		(unsigned long long)bus->acct.n_failures);
+		(unsigned long long)bus->acct.n_failures,
+		(unsigned long long)total.lent);
 	put_engine(f, engine_counters(s->engine));
 	fputs("}\n", f);
 

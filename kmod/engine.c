@@ -17,7 +17,7 @@
  * removes from the pending list while the engine is attached and readers
  * are serialized, so the batch cannot change underneath.
  *
- * write() takes replies and PEER_STATE records. Everything the engine
+ * write() takes replies, PEER_STATE, ITEM and RETRACT records. Everything the engine
  * writes is validated before it is acted on; a bad record fails only
  * itself (and, if it named a request, that request with EIO), never the
  * connection. Writers are serialized, so a request looked up in the tree
@@ -106,6 +106,8 @@ enum bus1_conn_state {
  * @write_mutex:	serializes write().
  * @timeout_work:	checks the oldest unanswered two-way request against
  *			request_timeout_ms.
+ * @quiet_work:		wakes the engine for quiet records nobody else woke
+ *			it for, BUS1_ENGINE_QUIET_MS after they were queued.
  * @attach_seq:		@seq when the engine attached; protected by @lock.
  * @n_records:		records the engine wrote since it attached, and
  * @n_rejected:		of those, the ones rejected; both changed under
@@ -124,12 +126,17 @@ struct bus1_conn {
 	struct mutex read_mutex; /* one reader */
 	struct mutex write_mutex; /* one writer */
 	struct delayed_work timeout_work;
+	struct delayed_work quiet_work;
 	u64 attach_seq;
 	u64 n_records;
 	u64 n_rejected;
 };
 
+/* A quiet record is read at the latest about this long after it was queued. */
+#define BUS1_ENGINE_QUIET_MS	10
+
 static void bus1_engine_timeout(struct work_struct *work);
+static void bus1_engine_quiet(struct work_struct *work);
 
 static struct bus1_conn bus1_conn = {
 	.lock = __SPIN_LOCK_UNLOCKED(bus1_conn.lock),
@@ -141,6 +148,8 @@ static struct bus1_conn bus1_conn = {
 	.write_mutex = __MUTEX_INITIALIZER(bus1_conn.write_mutex),
 	.timeout_work = __DELAYED_WORK_INITIALIZER(bus1_conn.timeout_work,
 						   bus1_engine_timeout, 0),
+	.quiet_work = __DELAYED_WORK_INITIALIZER(bus1_conn.quiet_work,
+						 bus1_engine_quiet, 0),
 };
 
 /* The next timeout check is due at most this far ahead. */
@@ -227,7 +236,8 @@ bool bus1_engine_alive(u64 gen)
  * Return: 0, or -ENOTCONN if the engine of @gen is gone (the request is
  * then not queued).
  */
-int bus1_engine_queue(struct bus1_request *req, u64 gen)
+static int bus1_engine_enqueue(struct bus1_request *req, u64 gen,
+			       bool wake)
 {
 	struct bus1_conn *conn = &bus1_conn;
 
@@ -248,8 +258,35 @@ int bus1_engine_queue(struct bus1_request *req, u64 gen)
 	if (!req->one_way)
 		schedule_delayed_work(&conn->timeout_work,
 				      bus1_engine_check_delay());
-	wake_up_interruptible_poll(&conn->read_wq, EPOLLIN | EPOLLRDNORM);
+	if (wake)
+		wake_up_interruptible_poll(&conn->read_wq,
+					   EPOLLIN | EPOLLRDNORM);
+	else
+		schedule_delayed_work(&conn->quiet_work,
+				      msecs_to_jiffies(BUS1_ENGINE_QUIET_MS));
 	return 0;
+}
+
+int bus1_engine_queue(struct bus1_request *req, u64 gen)
+{
+	return bus1_engine_enqueue(req, gen, true);
+}
+
+/**
+ * bus1_engine_queue_quiet() - queue a one-way record without waking
+ * @req:	the record.
+ * @gen:	the generation of the engine it is for.
+ *
+ * For records the engine need not act on at once (RECV_DONE): it reads
+ * them with the next record anybody queues, and before it, or when
+ * @quiet_work wakes it, so what the engine reports (its accounting) is
+ * never stale for long. Saves an engine wakeup per received message.
+ *
+ * Return: as bus1_engine_queue().
+ */
+int bus1_engine_queue_quiet(struct bus1_request *req, u64 gen)
+{
+	return bus1_engine_enqueue(req, gen, false);
 }
 
 static void bus1_engine_sent_add(struct bus1_conn *conn,
@@ -421,14 +458,30 @@ static void bus1_engine_timeout(struct work_struct *work)
 	schedule_delayed_work(&conn->timeout_work, next);
 }
 
+/* Wake the engine if quiet records still wait for it. */
+static void bus1_engine_quiet(struct work_struct *work)
+{
+	struct bus1_conn *conn = container_of(to_delayed_work(work),
+					      struct bus1_conn, quiet_work);
+	bool pending;
+
+	spin_lock(&conn->lock);
+	pending = !list_empty(&conn->pending);
+	spin_unlock(&conn->lock);
+	if (pending)
+		wake_up_interruptible_poll(&conn->read_wq,
+					   EPOLLIN | EPOLLRDNORM);
+}
+
 /**
- * bus1_engine_exit() - stop the timeout check at module unload
+ * bus1_engine_exit() - stop the delayed work at module unload
  *
- * No control file is open any more, but a check may still be running.
+ * No control file is open any more, but a work item may still be running.
  */
 void bus1_engine_exit(void)
 {
 	cancel_delayed_work_sync(&bus1_conn.timeout_work);
+	cancel_delayed_work_sync(&bus1_conn.quiet_work);
 }
 
 static int bus1_engine_open(struct inode *inode, struct file *file)
@@ -627,14 +680,28 @@ out:
 	return r;
 }
 
+/* The generation of the engine writing through @file, or an error. */
+static int bus1_engine_writer_gen(struct file *file, u64 *gen)
+{
+	struct bus1_conn *conn = &bus1_conn;
+	int r = 0;
+
+	spin_lock(&conn->lock);
+	if (bus1_engine_connected(conn, file))
+		*gen = conn->gen;
+	else
+		r = bus1_engine_file_error(conn, file);
+	spin_unlock(&conn->lock);
+	return r;
+}
+
 static int bus1_engine_peer_state(struct file *file,
 				  const struct bus1_engine_hdr *hdr,
 				  struct iov_iter *from)
 {
-	struct bus1_conn *conn = &bus1_conn;
 	struct bus1_engine_peer_state ps;
 	u64 gen;
-	int r = 0;
+	int r;
 
 	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(ps))
 		return -EINVAL;
@@ -642,18 +709,85 @@ static int bus1_engine_peer_state(struct file *file,
 		return -EFAULT;
 	if (ps.reserved || ps.readable > 1)
 		return -EINVAL;
-
-	spin_lock(&conn->lock);
-	if (bus1_engine_connected(conn, file))
-		gen = conn->gen;
-	else
-		r = bus1_engine_file_error(conn, file);
-	spin_unlock(&conn->lock);
+	r = bus1_engine_writer_gen(file, &gen);
 	if (r)
 		return r;
 
 	/* Ignored for the peers of this engine if it broke meanwhile. */
 	bus1_peer_set_readable(hdr->peer, gen, ps.readable);
+	return 0;
+}
+
+/* Whether an ITEM's counts, size and padding agree. */
+static bool bus1_engine_item_valid(const struct bus1_item *item)
+{
+	const struct bus1_engine_item *it = &item->it;
+	size_t used;
+
+	if (it->type >= _BUS1_MESSAGE_TYPE_N ||
+	    it->n_transfers > bus1_max_items || it->n_data > bus1_max_data)
+		return false;
+	if (it->type != BUS1_MESSAGE_TYPE_USER &&
+	    (it->n_transfers || it->n_data))
+		return false;
+	used = sizeof(*it) + it->n_transfers * sizeof(u64) + it->n_data;
+	if (item->size != round_up(used, 8))
+		return false;
+	return !memchr_inv((u8 *)it + used, 0, item->size - used);
+}
+
+static int bus1_engine_item(struct file *file,
+			    const struct bus1_engine_hdr *hdr,
+			    struct iov_iter *from)
+{
+	size_t size = hdr->size - sizeof(*hdr);
+	struct bus1_item *item;
+	u64 gen;
+	int r;
+
+	if (hdr->seq || hdr->error || size < sizeof(struct bus1_engine_item))
+		return -EINVAL;
+	r = bus1_engine_writer_gen(file, &gen);
+	if (r)
+		return r;
+
+	/* Bounded by max_record; charged to the engine, which wrote it. */
+	item = kvmalloc(struct_size(item, data, size - sizeof(item->it)),
+			GFP_KERNEL_ACCOUNT);
+	if (!item)
+		return -ENOMEM;
+	item->size = size;
+	if (!copy_from_iter_full(&item->it, size, from)) {
+		r = -EFAULT;
+		goto err;
+	}
+	if (!bus1_engine_item_valid(item)) {
+		r = -EINVAL;
+		goto err;
+	}
+	return bus1_peer_lend(hdr->peer, gen, item);
+
+err:
+	kvfree(item);
+	return r;
+}
+
+static int bus1_engine_retract(struct file *file,
+			       const struct bus1_engine_hdr *hdr,
+			       struct iov_iter *from)
+{
+	struct bus1_engine_retract rt;
+	u64 gen;
+	int r;
+
+	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(rt))
+		return -EINVAL;
+	if (!copy_from_iter_full(&rt, sizeof(rt), from))
+		return -EFAULT;
+	r = bus1_engine_writer_gen(file, &gen);
+	if (r)
+		return r;
+	bus1_peer_retract(hdr->peer, gen, rt.token);
 	return 0;
 }
 
@@ -711,7 +845,6 @@ static int bus1_engine_reply(struct file *file,
 	return bus1_engine_complete(conn, req, hdr->error, reply, size);
 
 reject:
-	req->rejected = true;
 	return bus1_engine_complete(conn, req, -EIO, NULL, 0) ?: r;
 out:
 	bus1_request_put(req);
@@ -741,11 +874,17 @@ static ssize_t bus1_engine_record(struct file *file, struct iov_iter *from)
 	case BUS1_ENGINE_PEER_STATE:
 		r = bus1_engine_peer_state(file, &hdr, from);
 		break;
+	case BUS1_ENGINE_ITEM:
+		r = bus1_engine_item(file, &hdr, from);
+		break;
+	case BUS1_ENGINE_RETRACT:
+		r = bus1_engine_retract(file, &hdr, from);
+		break;
 	case BUS1_ENGINE_PEER_NEW:
 	case BUS1_ENGINE_TRANSFER:
 	case BUS1_ENGINE_RELEASE:
 	case BUS1_ENGINE_SEND:
-	case BUS1_ENGINE_RECV:
+	case BUS1_ENGINE_FETCH:
 		r = bus1_engine_reply(file, &hdr, from);
 		break;
 	default:

@@ -51,6 +51,7 @@ extern const struct file_operations bus1_engine_fops;
 int bus1_engine_gen(u64 *gen);
 bool bus1_engine_alive(u64 gen);
 int bus1_engine_queue(struct bus1_request *req, u64 gen);
+int bus1_engine_queue_quiet(struct bus1_request *req, u64 gen);
 void bus1_engine_exit(void);
 void bus1_engine_info(struct bus1_engine_info *info);
 int bus1_engine_abort(void);

@@ -59,7 +59,7 @@ static struct miscdevice bus1_engine_misc = {
 
 /*
  * The largest record either way: the header, the largest fixed payload
- * (SEND and RECV), the worst-case arrays (TRANSFER's reply holds 2 * 16
+ * (SEND and ITEM), the worst-case arrays (TRANSFER's reply holds 2 * 16
  * bytes per item, more than any other record) and the payload bytes.
  * Records are kvmalloc'ed whole and hdr.size is 32 bits, so the result
  * must stay below INT_MAX.
@@ -89,9 +89,7 @@ static int __init bus1_init(void)
 	int r;
 
 	BUILD_BUG_ON(sizeof(struct bus1_engine_send) <
-		     sizeof(struct bus1_engine_recv_reply));
-	BUILD_BUG_ON(sizeof(struct bus1_engine_send) <
-		     sizeof(struct bus1_engine_recv));
+		     sizeof(struct bus1_engine_item));
 
 	r = bus1_limits();
 	if (r) {

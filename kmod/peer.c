@@ -19,11 +19,20 @@
  * engine sees a peer's records in order, PEER_NEW first and PEER_RELEASE
  * last.
  *
- * The PEER_RELEASE and RECV_DONE records are allocated with the peer, so
- * neither close() nor the reply path ever fails for lack of memory. One
- * RECV_DONE record suffices: it is queued before the next request of the
- * peer, and the engine reads records in queue order, so it has been read
- * before any later RECV can be answered and need it again.
+ * RECV does not ask the engine: the engine lends the items at the head of
+ * the peer's queue ahead of time (ITEM records), the peer keeps them in a
+ * list, and RECV, as the busy holder, copies the oldest out and queues a
+ * RECV_DONE naming its token, quietly (the engine reads it with whatever
+ * comes next, or within a few milliseconds). Only when the list is empty
+ * while the engine said it holds more (PEER_STATE) does RECV ask, with
+ * FETCH. An item leaves the list only once it reached the application, so
+ * a failed copy-out loses nothing. The engine may take an item back
+ * (RETRACT) during the peer's own request; the item a RECV is copying out
+ * is never taken, whatever the engine says.
+ *
+ * The PEER_RELEASE record is allocated with the peer, so close() never
+ * fails for lack of memory. A RECV allocates its RECV_DONE before it copies
+ * anything out, so a received item is always reported.
  *
  * Live peers are kept in an xarray by ID, so PEER_STATE records can find
  * them; a record for an unknown ID is ignored.
@@ -34,12 +43,15 @@
  * with max_items destinations and transfers, and max_data payload bytes;
  * about 32 MiB + 2 MiB with the defaults) plus its reply, which the engine
  * bounds the same way. Per peer, besides, the struct and two preallocated
- * header-sized records. So the worst case is about
+ * header-sized record. So the worst case is about
  * (open peers) * (max_record + reply); open peers are bounded by each
  * process's RLIMIT_NOFILE and the system's file limit, and everything is
  * allocated with GFP_KERNEL_ACCOUNT, so it is charged to the caller's
  * memory cgroup. Queued messages live in the engine, not here, and are
- * bounded by its per-UID quotas.
+ * bounded by its per-UID quotas; of them, the module holds only what the
+ * engine lent: per peer fewer than BUS1_ENGINE_MAX_LENT_ITEMS items and
+ * BUS1_ENGINE_MAX_LENT_BYTES bytes before the last one accepted, charged to
+ * the engine's memory cgroup.
  */
 
 #include <linux/build_bug.h>
@@ -76,14 +88,20 @@ static_assert(sizeof(unsigned long) == sizeof(u64));
  * @readable:		the engine's last PEER_STATE; READ_ONCE/WRITE_ONCE,
  *			changed under the xa_lock of the peer table.
  * @waitq:		poll() waiters.
- * @lock:		protects @busy, @closed, @created, @release_queued.
+ * @lock:		protects @busy, @closed, @created, @release_queued and
+ *			the lent items.
  * @busy:		a request of the peer is in flight or unsettled.
  * @closed:		the file was released, or the open was abandoned.
  * @created:		the engine accepted PEER_NEW.
  * @release_queued:	PEER_RELEASE was handed to the engine connection.
  * @busy_wq:		callers waiting for @busy to clear.
  * @release_req:	the preallocated PEER_RELEASE.
- * @done_req:		the preallocated RECV_DONE.
+ * @items:		struct bus1_item the engine lent, oldest first.
+ * @n_items:		entries in @items; read locklessly by poll().
+ * @items_bytes:	their sizes, summed.
+ * @last_token:		token of the last item accepted.
+ * @recv_item:		the item a RECV is copying out, or NULL; a RETRACT
+ *			leaves it alone.
  */
 struct bus1_peer {
 	struct kref ref;
@@ -98,7 +116,11 @@ struct bus1_peer {
 	bool release_queued;
 	wait_queue_head_t busy_wq;
 	struct bus1_request *release_req;
-	struct bus1_request *done_req;
+	struct list_head items;
+	unsigned int n_items;
+	size_t items_bytes;
+	u64 last_token;
+	struct bus1_item *recv_item;
 };
 
 static DEFINE_XARRAY(bus1_peers);
@@ -107,9 +129,11 @@ static atomic64_t bus1_peer_ids = ATOMIC64_INIT(0);
 static void bus1_peer_free(struct kref *ref)
 {
 	struct bus1_peer *peer = container_of(ref, struct bus1_peer, ref);
+	struct bus1_item *item, *t;
 
 	xa_erase(&bus1_peers, peer->id);
-	bus1_request_put(peer->done_req);
+	list_for_each_entry_safe(item, t, &peer->items, link)
+		kvfree(item);
 	bus1_request_put(peer->release_req);
 	kfree(peer);
 }
@@ -137,6 +161,7 @@ static struct bus1_peer *bus1_peer_new(void)
 	init_waitqueue_head(&peer->waitq);
 	spin_lock_init(&peer->lock);
 	init_waitqueue_head(&peer->busy_wq);
+	INIT_LIST_HEAD(&peer->items);
 
 	r = bus1_engine_gen(&peer->gen);
 	if (r)
@@ -145,21 +170,18 @@ static struct bus1_peer *bus1_peer_new(void)
 	peer->id = atomic64_inc_return(&bus1_peer_ids);
 	peer->release_req = bus1_request_new(BUS1_ENGINE_PEER_RELEASE,
 					     peer->id, 0);
-	peer->done_req = bus1_request_new(BUS1_ENGINE_RECV_DONE, peer->id,
-					  sizeof(struct bus1_engine_recv_done));
-	if (!peer->release_req || !peer->done_req) {
+	if (!peer->release_req) {
 		r = -ENOMEM;
-		goto err_reqs;
+		goto err_free;
 	}
 
 	r = xa_insert(&bus1_peers, peer->id, peer, GFP_KERNEL_ACCOUNT);
 	if (r)
-		goto err_reqs;
+		goto err_req;
 
 	return peer;
 
-err_reqs:
-	bus1_request_put(peer->done_req);
+err_req:
 	bus1_request_put(peer->release_req);
 err_free:
 	kfree(peer);
@@ -228,47 +250,18 @@ static void bus1_peer_close(struct bus1_peer *peer)
 		bus1_peer_queue_release(peer);
 }
 
-/*
- * An item put back with RECV_DONE commit 0 is at the head of the queue
- * again, so the peer is readable as soon as the failed RECV returns. The
- * engine says so too, but only once it has read the RECV_DONE; until then
- * poll() would miss an item a RECV would get. Any PEER_STATE the lend
- * caused was written no later than the RECV's reply, so it cannot
- * overwrite this with a stale value.
- */
-static void bus1_peer_readable(struct bus1_peer *peer)
-{
-	xa_lock(&bus1_peers);
-	WRITE_ONCE(peer->readable, true);
-	wake_up_interruptible_all(&peer->waitq);
-	xa_unlock(&bus1_peers);
-}
-
 /**
  * bus1_peer_settle() - finish a request of a peer
  * @peer:	the peer that made @req.
  * @req:	the request, ended.
- * @delivered:	RECV: the item reached the application.
  *
- * Queues what the request leaves owed (RECV_DONE after a successful RECV,
- * and after a RECV whose reply was rejected: the engine may have lent an
- * item, and a RECV_DONE naming none is harmless) and ends the peer's busy
- * state, which may queue a PEER_RELEASE that waited for it. Called by the caller after its copy-out, or by
+ * Ends the peer's busy state, which may queue a PEER_RELEASE that waited
+ * for it. Called by the caller after its copy-out, or by
  * bus1_request_end() for an abandoned request. Never fails.
  */
-void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req,
-		      bool delivered)
+void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req)
 {
-	struct bus1_engine_recv_done *done;
-
-	if (req->type == BUS1_ENGINE_RECV && (!req->error || req->rejected)) {
-		bus1_request_reset(peer->done_req);
-		done = bus1_request_payload(peer->done_req);
-		done->recv_seq = req->seq;
-		done->commit = delivered;
-		if (!bus1_engine_queue(peer->done_req, peer->gen) && !delivered)
-			bus1_peer_readable(peer);
-	} else if (!req->error && req->type == BUS1_ENGINE_PEER_NEW) {
+	if (!req->error && req->type == BUS1_ENGINE_PEER_NEW) {
 		spin_lock(&peer->lock);
 		peer->created = true;
 		spin_unlock(&peer->lock);
@@ -322,6 +315,93 @@ void bus1_peer_set_readable(u64 id, u64 gen, bool readable)
 		wake_up_interruptible_all(&peer->waitq);
 	}
 	xa_unlock(&bus1_peers);
+}
+
+/**
+ * bus1_peer_lend() - take an item the engine lent
+ * @id:		the peer ID the engine named.
+ * @gen:	the engine's generation.
+ * @item:	the item, validated; always consumed.
+ *
+ * Items for unknown or closed peers, or peers of another engine, are
+ * dropped: the record may have crossed a PEER_RELEASE.
+ *
+ * Return: 0, -EINVAL if the token does not grow, or -ENOSPC if the peer
+ * holds as much as the module allows.
+ */
+int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item)
+{
+	struct bus1_peer *peer;
+	bool wake = false;
+	int r = 0;
+
+	xa_lock(&bus1_peers);
+	peer = xa_load(&bus1_peers, id);
+	if (peer && peer->gen == gen) {
+		spin_lock(&peer->lock);
+		if (item->it.token <= peer->last_token) {
+			r = -EINVAL;
+		} else if (peer->n_items >= BUS1_ENGINE_MAX_LENT_ITEMS ||
+			   peer->items_bytes >= BUS1_ENGINE_MAX_LENT_BYTES) {
+			r = -ENOSPC;
+		} else if (!peer->closed) {
+			peer->last_token = item->it.token;
+			list_add_tail(&item->link, &peer->items);
+			peer->items_bytes += item->size;
+			WRITE_ONCE(peer->n_items, peer->n_items + 1);
+			wake = peer->n_items == 1;
+			item = NULL;
+		}
+		spin_unlock(&peer->lock);
+		if (wake)
+			wake_up_interruptible_all(&peer->waitq);
+	}
+	xa_unlock(&bus1_peers);
+
+	kvfree(item);
+	return r;
+}
+
+/* Unlink @item from the lent items of @peer. Under @peer->lock. */
+static void bus1_peer_unlink(struct bus1_peer *peer, struct bus1_item *item)
+{
+	list_del(&item->link);
+	peer->items_bytes -= item->size;
+	WRITE_ONCE(peer->n_items, peer->n_items - 1);
+}
+
+/**
+ * bus1_peer_retract() - drop a lent item the engine takes back
+ * @id:		the peer ID the engine named.
+ * @gen:	the engine's generation.
+ * @token:	the item's token.
+ *
+ * A token the peer does not hold, or names the item a RECV is copying out,
+ * is ignored.
+ */
+void bus1_peer_retract(u64 id, u64 gen, u64 token)
+{
+	struct bus1_item *item, *found = NULL;
+	struct bus1_peer *peer;
+
+	xa_lock(&bus1_peers);
+	peer = xa_load(&bus1_peers, id);
+	if (peer && peer->gen == gen) {
+		spin_lock(&peer->lock);
+		list_for_each_entry(item, &peer->items, link) {
+			if (item->it.token != token)
+				continue;
+			if (item != peer->recv_item) {
+				bus1_peer_unlink(peer, item);
+				found = item;
+			}
+			break;
+		}
+		spin_unlock(&peer->lock);
+	}
+	xa_unlock(&bus1_peers);
+
+	kvfree(found);
 }
 
 /**
@@ -379,7 +459,7 @@ static int bus1_peer_open(struct inode *inode, struct file *file)
 		goto out;
 	}
 	r = req->error;
-	bus1_peer_settle(peer, req, true);
+	bus1_peer_settle(peer, req);
 	if (r) {
 		/* The engine vanished while asked: as if it never was. */
 		if (r == -ENOTCONN)
@@ -413,7 +493,7 @@ static __poll_t bus1_peer_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &peer->waitq, wait);
 	if (!bus1_engine_alive(peer->gen))
 		mask |= EPOLLERR | EPOLLHUP;
-	else if (READ_ONCE(peer->readable))
+	else if (READ_ONCE(peer->n_items) || READ_ONCE(peer->readable))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
@@ -499,7 +579,7 @@ static int bus1_peer_transfer(struct bus1_peer *peer, void __user *arg)
 		   copy_to_user(u64_to_user_ptr(cmd.ptr_dst),
 				(u8 *)req->reply + size, size)))
 		r = -EFAULT;
-	bus1_peer_settle(peer, req, true);
+	bus1_peer_settle(peer, req);
 	goto out;
 unbusy:
 	bus1_peer_unbusy(peer);
@@ -544,7 +624,7 @@ static int bus1_peer_release_ids(struct bus1_peer *peer, void __user *arg)
 	if (r)
 		goto out;
 	r = req->error;
-	bus1_peer_settle(peer, req, true);
+	bus1_peer_settle(peer, req);
 	goto out;
 unbusy:
 	bus1_peer_unbusy(peer);
@@ -637,7 +717,7 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 	if (!r && copy_to_user(u64_to_user_ptr(cmd.ptr_errors), req->reply,
 			       cmd.n_destinations * sizeof(s32)))
 		r = -EFAULT;
-	bus1_peer_settle(peer, req, true);
+	bus1_peer_settle(peer, req);
 	goto out;
 unbusy:
 	bus1_peer_unbusy(peer);
@@ -647,53 +727,116 @@ out:
 }
 
 /* Copy a lent item out; any failure means it was not delivered. */
-static int bus1_peer_deliver(const struct bus1_request *req,
+static int bus1_peer_deliver(const struct bus1_item *item,
 			     const struct bus1_cmd_recv *cmd,
 			     const struct bus1_message *msg,
 			     struct bus1_message __user *umsg,
 			     struct iov_iter *iter)
 {
-	const struct bus1_engine_recv_reply *rr = req->reply;
+	const struct bus1_engine_item *it = &item->it;
+	const u64 *ids = (const u64 *)item->data;
 	struct bus1_transfer __user *ut;
 	struct bus1_transfer t = {};
 	struct bus1_metadata meta = {
-		.id = rr->id,
-		.account = rr->account,
+		.id = it->id,
+		.account = it->account,
 	};
-	const u64 *ids = (const u64 *)(rr + 1);
 	u64 i;
 
 	ut = u64_to_user_ptr(msg->ptr_transfers);
-	for (i = 0; i < rr->n_transfers; ++i) {
+	for (i = 0; i < it->n_transfers; ++i) {
 		t.id = ids[i];
 		if (copy_to_user(ut + i, &t, sizeof(t)))
 			return -EFAULT;
 	}
-	if (rr->n_data &&
-	    copy_to_iter(ids + rr->n_transfers, rr->n_data, iter) !=
-	    rr->n_data)
+	if (it->n_data &&
+	    copy_to_iter(ids + it->n_transfers, it->n_data, iter) != it->n_data)
 		return -EFAULT;
 	if (copy_to_user(u64_to_user_ptr(cmd->ptr_metadata), &meta,
 			 sizeof(meta)) ||
-	    put_user(rr->type, &umsg->type) ||
-	    put_user(rr->n_transfers, &umsg->n_transfers) ||
-	    put_user(rr->n_data, &umsg->n_data))
+	    put_user(it->type, &umsg->type) ||
+	    put_user(it->n_transfers, &umsg->n_transfers) ||
+	    put_user(it->n_data, &umsg->n_data))
 		return -EFAULT;
 	return 0;
+}
+
+/* Mark the oldest lent item as being received; return it, or NULL. */
+static struct bus1_item *bus1_peer_take_head(struct bus1_peer *peer)
+{
+	struct bus1_item *item;
+
+	spin_lock(&peer->lock);
+	item = list_first_entry_or_null(&peer->items, struct bus1_item, link);
+	peer->recv_item = item;
+	spin_unlock(&peer->lock);
+	return item;
+}
+
+/*
+ * As the busy holder, take the oldest lent item, asking the engine to lend
+ * first (FETCH) if there is none but it said it holds more. Return 0 with
+ * *@itemp set, -EAGAIN if nothing is queued, -EINTR if the caller was
+ * killed (abandoning the FETCH, which now ends the busy state), or the
+ * FETCH's error.
+ */
+static int bus1_peer_take(struct bus1_peer *peer, struct bus1_item **itemp)
+{
+	struct bus1_request *req;
+	int r;
+
+	*itemp = bus1_peer_take_head(peer);
+	if (*itemp)
+		return 0;
+	if (!READ_ONCE(peer->readable))
+		return -EAGAIN;
+
+	req = bus1_peer_request(peer, BUS1_ENGINE_FETCH, 0);
+	if (!req)
+		return -ENOMEM;
+	r = bus1_peer_call(peer, req) ?: req->error;
+	bus1_request_put(req);
+	if (r)
+		return r;
+
+	*itemp = bus1_peer_take_head(peer);
+	return *itemp ? 0 : -EAGAIN;
+}
+
+/* The item reached the application: drop it, tell the engine. */
+static void bus1_peer_consume(struct bus1_peer *peer, struct bus1_item *item,
+			      struct bus1_request *done)
+{
+	struct bus1_engine_recv_done *d = bus1_request_payload(done);
+
+	d->token = item->it.token;
+	spin_lock(&peer->lock);
+	bus1_peer_unlink(peer, item);
+	peer->recv_item = NULL;
+	spin_unlock(&peer->lock);
+	kvfree(item);
+
+	/* Refused only if the engine is gone, which settles everything. */
+	bus1_engine_queue_quiet(done, peer->gen);
+}
+
+static void bus1_peer_untake(struct bus1_peer *peer)
+{
+	spin_lock(&peer->lock);
+	peer->recv_item = NULL;
+	spin_unlock(&peer->lock);
 }
 
 static int bus1_peer_recv(struct bus1_peer *peer, void __user *arg)
 {
 	struct iovec iovstack[UIO_FASTIOV], *iov = NULL;
-	const struct bus1_engine_recv_reply *rr;
+	struct bus1_request *done = NULL;
 	struct bus1_message __user *umsg;
-	struct bus1_request *req = NULL;
-	struct bus1_engine_recv *rv;
 	struct bus1_cmd_recv cmd;
 	struct bus1_message msg;
+	struct bus1_item *item;
 	struct iov_iter iter;
 	ssize_t len = 0;
-	bool delivered;
 	int r;
 
 	if (copy_from_user(&cmd, arg, sizeof(cmd)))
@@ -701,7 +844,8 @@ static int bus1_peer_recv(struct bus1_peer *peer, void __user *arg)
 	umsg = u64_to_user_ptr(cmd.ptr_message);
 	if (copy_from_user(&msg, umsg, sizeof(msg)))
 		return -EFAULT;
-	if (msg.n_data_vecs > UIO_MAXIOV)
+	if (cmd.flags || msg.flags || msg.type != BUS1_INVALID ||
+	    msg.n_data_vecs > UIO_MAXIOV)
 		return -EINVAL;
 
 	if (msg.n_data_vecs) {
@@ -719,45 +863,34 @@ static int bus1_peer_recv(struct bus1_peer *peer, void __user *arg)
 	r = bus1_peer_acquire(peer);
 	if (r)
 		goto out;
-	req = bus1_peer_request(peer, BUS1_ENGINE_RECV, sizeof(*rv));
-	if (!req) {
-		r = -ENOMEM;
-		bus1_peer_unbusy(peer);
+	r = bus1_peer_take(peer, &item);
+	if (r == -EINTR)
 		goto out;
-	}
-	/*
-	 * No item can carry more than max_items transfers, so a larger
-	 * capacity is capped; this also bounds the reply.
-	 */
-	req->max_transfers = min_t(u64, msg.n_transfers, bus1_max_items);
-	req->max_data = min_t(u64, msg.n_data, bus1_max_data);
-	rv = bus1_request_payload(req);
-	rv->flags = cmd.flags;
-	rv->msg_flags = msg.flags;
-	rv->msg_type = msg.type;
-	rv->max_transfers = req->max_transfers;
-	rv->max_data = req->max_data;
-	if ((u64)len < msg.n_data)
-		rv->recv_flags |= BUS1_ENGINE_RECV_SHORT_IOVEC;
-
-	r = bus1_peer_call(peer, req);
 	if (r)
-		goto out;
+		goto unbusy;
 
-	r = req->error;
-	rr = req->reply;
-	delivered = false;
-	if (r == -EMSGSIZE) {
-		if (put_user(rr->n_data, &umsg->n_data) ||
-		    put_user(rr->n_transfers, &umsg->n_transfers))
+	done = bus1_request_new(BUS1_ENGINE_RECV_DONE, peer->id,
+				sizeof(struct bus1_engine_recv_done));
+	if (!done) {
+		r = -ENOMEM;
+	} else if ((u64)len < msg.n_data ||
+		   item->it.n_transfers > msg.n_transfers ||
+		   item->it.n_data > msg.n_data) {
+		r = -EMSGSIZE;
+		if (put_user(item->it.n_data, &umsg->n_data) ||
+		    put_user(item->it.n_transfers, &umsg->n_transfers))
 			r = -EFAULT;
-	} else if (!r) {
-		r = bus1_peer_deliver(req, &cmd, &msg, umsg, &iter);
-		delivered = !r;
+	} else {
+		r = bus1_peer_deliver(item, &cmd, &msg, umsg, &iter);
 	}
-	bus1_peer_settle(peer, req, delivered);
+	if (r)
+		bus1_peer_untake(peer);
+	else
+		bus1_peer_consume(peer, item, done);
+unbusy:
+	bus1_peer_unbusy(peer);
 out:
-	bus1_request_put(req);
+	bus1_request_put(done);
 	kfree(iov);
 	return r;
 }

@@ -3,16 +3,33 @@
 #define __BUS1_PEER_H
 
 #include <linux/fs.h>
+#include <linux/list.h>
 #include <linux/types.h>
+#include <linux/bus1-engine.h>
 
 struct bus1_peer;
 struct bus1_request;
 
+/**
+ * struct bus1_item - an item the engine lent to the module for a peer
+ * @link:	entry in the peer's list of lent items, oldest first.
+ * @size:	size of @it and what follows, as the engine wrote it.
+ * @it:		the ITEM payload: fixed part, then handle IDs, then data.
+ * @data:	the handle IDs and payload bytes after @it.
+ */
+struct bus1_item {
+	struct list_head link;
+	size_t size;
+	struct bus1_engine_item it;
+	u8 data[];
+};
+
 extern const struct file_operations bus1_peer_fops;
 
 void bus1_peer_put(struct bus1_peer *peer);
-void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req,
-		      bool delivered);
+void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req);
+int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item);
+void bus1_peer_retract(u64 id, u64 gen, u64 token);
 void bus1_peer_set_readable(u64 id, u64 gen, bool readable);
 void bus1_peer_wake_all(u64 gen);
 void bus1_peer_exit(void);

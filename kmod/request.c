@@ -14,8 +14,8 @@
  * The caller of a two-way request waits killably. If it is killed, the
  * request is abandoned, not withdrawn: the engine still gets and answers
  * it, and whoever ends the request settles it for the peer instead of the
- * caller (RECV_DONE with commit 0, PEER_RELEASE after a PEER_NEW, freeing
- * the peer for its next request). The waiter field decides, with one
+ * caller (PEER_RELEASE after a PEER_NEW, freeing the peer for its next
+ * request). The waiter field decides, with one
  * atomic exchange on each side, which of the two did it.
  *
  * Replies are untrusted: bus1_request_check_size() bounds a reply against
@@ -100,15 +100,14 @@ void bus1_request_put(struct bus1_request *req)
  * bus1_request_reset() - make a request ready to be queued (again)
  * @req:	the request, not queued nor sent.
  *
- * The records a peer allocates up-front (PEER_RELEASE, RECV_DONE) are
- * reused; they are one-way and carry no reply.
+ * A record a peer allocates up-front (PEER_RELEASE) is reset before it is
+ * queued; it is one-way and carries no reply.
  */
 void bus1_request_reset(struct bus1_request *req)
 {
 	req->state = BUS1_REQUEST_NEW;
 	atomic_set(&req->waiter, BUS1_WAITER_WAITING);
 	req->error = 0;
-	req->rejected = false;
 	kvfree(req->reply);
 	req->reply = NULL;
 	req->reply_size = 0;
@@ -178,7 +177,7 @@ void bus1_request_end(struct bus1_request *req, int error, void *reply,
 	/* Full barrier: orders the result before the waiter sees DONE. */
 	if (atomic_xchg(&req->waiter, BUS1_WAITER_DONE) ==
 	    BUS1_WAITER_ABANDONED)
-		bus1_peer_settle(req->peer, req, false);
+		bus1_peer_settle(req->peer, req);
 	else
 		wake_up(&req->wq);
 }
@@ -202,12 +201,6 @@ static bool bus1_request_errno_ok(int error)
 	}
 }
 
-static size_t bus1_request_recv_size(u64 n_transfers, u64 n_data)
-{
-	return sizeof(struct bus1_engine_recv_reply) + n_transfers * 8 +
-	       round_up(n_data, 8);
-}
-
 /**
  * bus1_request_check_size() - bound a reply before reading it
  * @req:	the request answered.
@@ -227,16 +220,13 @@ int bus1_request_check_size(const struct bus1_request *req, int error,
 	if (error) {
 		if (!bus1_request_errno_ok(error))
 			return -EPROTO;
-		if (req->type == BUS1_ENGINE_RECV && error == -EMSGSIZE)
-			expected = sizeof(struct bus1_engine_recv_reply);
-		else
-			expected = 0;
-		return size == expected ? 0 : -EPROTO;
+		return size ? -EPROTO : 0;
 	}
 
 	switch (req->type) {
 	case BUS1_ENGINE_PEER_NEW:
 	case BUS1_ENGINE_RELEASE:
+	case BUS1_ENGINE_FETCH:
 		expected = 0;
 		break;
 	case BUS1_ENGINE_TRANSFER:
@@ -245,13 +235,6 @@ int bus1_request_check_size(const struct bus1_request *req, int error,
 	case BUS1_ENGINE_SEND:
 		expected = round_up(req->n * sizeof(s32), 8);
 		break;
-	case BUS1_ENGINE_RECV:
-		/* The exact size depends on the counts; checked later. */
-		if (size < sizeof(struct bus1_engine_recv_reply) ||
-		    size > bus1_request_recv_size(req->max_transfers,
-						  req->max_data))
-			return -EPROTO;
-		return 0;
 	default:
 		return -EPROTO;
 	}
@@ -275,7 +258,6 @@ static bool bus1_request_zero(const u8 *p, size_t n)
 int bus1_request_check_reply(const struct bus1_request *req, int error,
 			     const void *reply, size_t size)
 {
-	const struct bus1_engine_recv_reply *rr = reply;
 	const s32 *results = reply;
 	size_t used;
 	u64 i;
@@ -289,15 +271,6 @@ int bus1_request_check_reply(const struct bus1_request *req, int error,
 			if (results[i] > 0 || results[i] < -MAX_ERRNO)
 				return -EPROTO;
 		used = req->n * sizeof(s32);
-		break;
-	case BUS1_ENGINE_RECV:
-		if (rr->type >= _BUS1_MESSAGE_TYPE_N ||
-		    rr->n_transfers > req->max_transfers ||
-		    rr->n_data > req->max_data ||
-		    size != bus1_request_recv_size(rr->n_transfers,
-						   rr->n_data))
-			return -EPROTO;
-		used = sizeof(*rr) + rr->n_transfers * 8 + rr->n_data;
 		break;
 	default:
 		return 0;

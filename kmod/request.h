@@ -62,14 +62,10 @@ enum bus1_request_waiter {
  * @seq:		sequence number, assigned when queued.
  * @n:			TRANSFER: number of transfers; SEND: number of
  *			destinations; bounds the reply.
- * @max_transfers:	RECV: transfer slots of the caller.
- * @max_data:		RECV: data bytes the caller can take.
  * @error:		result, valid once @waiter is DONE: 0, an errno the
  *			engine returned, -EIO for a rejected reply,
  *			-ETIMEDOUT if the engine did not answer it in time,
  *			or -ENOTCONN if the engine went away.
- * @rejected:		the engine answered, but the reply was rejected; set
- *			before the request ends, read after.
  * @reply:		reply payload (kvmalloc'ed) or NULL; valid with @error.
  * @reply_size:		size of @reply in bytes.
  * @size:		size of @rec in bytes, a multiple of 8.
@@ -88,10 +84,7 @@ struct bus1_request {
 	u64 seq;
 	unsigned long queued_at;
 	u64 n;
-	u64 max_transfers;
-	u64 max_data;
 	int error;
-	bool rejected;
 	void *reply;
 	size_t reply_size;
 	size_t size;

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
- * Bus: peers by ID and readable-state tracking.
+ * Bus: peers by ID and the dirty set.
  *
  * Queue operations mark their peer dirty; after each request the
- * dispatcher flushes the dirty set and reports every peer whose readable
- * state differs from what it last reported. The set is a list in order of
- * first change, so the output does not depend on addresses, and the cost
- * is proportional to the peers a request touched, not to the bus.
+ * dispatcher takes every dirty peer and writes what is due for it: its
+ * RETRACT records, ITEM records for the room in its window, and PEER_STATE
+ * if its readable state differs from what it last reported. The set is a
+ * list in order of first change, so the output does not depend on
+ * addresses, and the cost is proportional to the peers a request touched,
+ * not to the bus.
  */
 
 #include <errno.h>
@@ -25,6 +27,8 @@ void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N])
 	RB_INIT(&bus->peers);
 	bus->n_peers = 0;
 	TAILQ_INIT(&bus->dirty);
+	bus->n_dirty = 0;
+	bus->n_retracted = 0;
 	acct_init(&bus->acct, maxima);
 }
 
@@ -82,8 +86,8 @@ int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid, uint32_t pid)
  * @peer:	the peer to release
  *
  * Releases the peer's nodes, then its handles, then discards its queue
- * (see peer_disconnect()), and forgets it. No readable state is reported
- * for it afterwards.
+ * (see peer_disconnect()), and forgets it. Nothing is reported for it
+ * afterwards, not even the RETRACT records its close collected.
  */
 void bus_release_peer(Bus *bus, Peer *peer)
 {
@@ -91,7 +95,10 @@ void bus_release_peer(Bus *bus, Peer *peer)
 	if (peer->dirty) {
 		TAILQ_REMOVE(&bus->dirty, peer, dirty_link);
 		peer->dirty = false;
+		--bus->n_dirty;
 	}
+	bus->n_retracted -= peer->n_retracted;
+	peer->n_retracted = 0;
 	RB_REMOVE(PeerTree, &bus->peers, peer);
 	--bus->n_peers;
 	peer_free(peer);
@@ -103,20 +110,23 @@ void bus_mark_dirty(Bus *bus, Peer *peer)
 		return;
 	peer->dirty = true;
 	TAILQ_INSERT_TAIL(&bus->dirty, peer, dirty_link);
+	++bus->n_dirty;
 }
 
-void bus_flush_states(Bus *bus, BusStateFn fn, void *userdata)
+/*
+ * Take the peer that changed first off the dirty set. It may be marked
+ * dirty again while its output is written; the writer must not do so.
+ *
+ * Return: the peer, or NULL if none is dirty.
+ */
+Peer *bus_pop_dirty(Bus *bus)
 {
-	Peer *peer;
-	bool readable;
+	Peer *peer = TAILQ_FIRST(&bus->dirty);
 
-	while ((peer = TAILQ_FIRST(&bus->dirty))) {
+	if (peer) {
 		TAILQ_REMOVE(&bus->dirty, peer, dirty_link);
 		peer->dirty = false;
-		readable = peer->n_queued > 0;
-		if (readable != peer->readable_reported) {
-			peer->readable_reported = readable;
-			fn(userdata, peer->id, readable);
-		}
+		--bus->n_dirty;
 	}
+	return peer;
 }

@@ -3,8 +3,8 @@
 
 /*
  * The bus is the root of the object graph: the peers by their kernel
- * assigned ID, and the set of peers whose readable state may have changed
- * since it was last reported.
+ * assigned ID, and the set of peers whose output (RETRACT, ITEM and
+ * PEER_STATE records) may be due since the dispatcher last flushed them.
  */
 
 #include "engine.h"
@@ -19,18 +19,20 @@ RB_PROTOTYPE(PeerTree, Peer, rb, peer_compare)
  * struct Bus - root of one engine's state
  * @peers:	all live peers, ordered by ID
  * @n_peers:	number of entries in @peers
- * @dirty:	peers whose queue changed since bus_flush_states(), in the
- *		order they first changed
+ * @dirty:	peers whose queue or lent items changed since they were
+ *		last taken by bus_pop_dirty(), in the order they first changed
+ * @n_dirty:	number of entries in @dirty
+ * @n_retracted:	RETRACT records due, over all peers on @dirty
  * @acct:	resource accounting of every peer's UID
  */
 struct Bus {
 	struct PeerTree peers;
 	size_t n_peers;
 	TAILQ_HEAD(, Peer) dirty;
+	size_t n_dirty;
+	size_t n_retracted;
 	Acct acct;
 };
-
-typedef void (*BusStateFn)(void *userdata, uint64_t peer_id, bool readable);
 
 void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N]);
 void bus_deinit(Bus *bus);
@@ -40,7 +42,7 @@ int bus_add_peer(Bus *bus, uint64_t id, uint32_t uid, uint32_t pid);
 void bus_release_peer(Bus *bus, Peer *peer);
 
 void bus_mark_dirty(Bus *bus, Peer *peer);
-void bus_flush_states(Bus *bus, BusStateFn fn, void *userdata);
+Peer *bus_pop_dirty(Bus *bus);
 
 /* the bus inside an engine, for inspection and stats */
 Bus *engine_bus(Engine *engine);

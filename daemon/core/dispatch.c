@@ -7,13 +7,29 @@
  * a record boundary); a framed but malformed request is answered with
  * -EINVAL if it has a reply, and logged.
  *
- * Each request is applied in three steps. First the output space it can
- * need is reserved: its reply plus one PEER_STATE record per peer (each
- * peer changes readable state at most once per request, as only the final
- * state is compared with the last one reported). If that fails, the
- * request is answered with -ENOMEM and not applied. Then the core applies
- * it, and its PEER_STATE records are written, then the reply: the kernel
- * sees every readable change a request caused before its reply.
+ * Each record is applied in three steps. First the output space it needs
+ * is reserved: its reply, one PEER_STATE record per peer (each peer changes
+ * readable state at most once per record, as only the final state is
+ * compared with the last one reported) and LEND_MAX_ITEMS RETRACT records.
+ * Only the requesting peer's own request can take back its lent items (a
+ * RELEASE of the handle or node a lent notification is about, or of the
+ * node a lent message is queued on); everything a request does to another
+ * peer queues items there, never removes them, so no other peer has
+ * anything to retract, and no peer has more than LEND_MAX_ITEMS lent. If
+ * that reservation fails, the request is answered with -ENOMEM and not
+ * applied. Then the core applies it. Then, for every peer it touched, in
+ * the order they were first touched: its RETRACT records, ITEM records
+ * lending from the head of its queue while its window has room, and
+ * PEER_STATE if its readable state changed; the reply comes last. So the
+ * kernel sees every item and readable change a request caused before its
+ * reply, and a peer's ITEM records before the PEER_STATE that says the
+ * rest is lent.
+ *
+ * Lending is best effort: each ITEM record is reserved (with everything
+ * still due behind it) just before it is written, and if that fails the
+ * peer lends no more for now. The item stays queued, so the peer is
+ * reported readable, and the kernel sends FETCH when it runs out of lent
+ * items.
  *
  * Idempotency: the engine records the highest seq applied. A request with
  * a seq not above it is not applied again; it is logged and, if it has a
@@ -36,6 +52,8 @@
 
 #define PEER_STATE_SIZE \
 	(sizeof(struct bus1_engine_hdr) + sizeof(struct bus1_engine_peer_state))
+#define RETRACT_SIZE \
+	(sizeof(struct bus1_engine_hdr) + sizeof(struct bus1_engine_retract))
 
 struct Engine {
 	Bus bus;
@@ -144,21 +162,110 @@ static int reserve(Engine *e, Outbuf *out, size_t n_reply)
 {
 	size_t n_states = e->bus.n_peers + 1;
 
-	return outbuf_reserve(out, n_reply + n_states * PEER_STATE_SIZE);
+	return outbuf_reserve(out, n_reply + n_states * PEER_STATE_SIZE +
+				   LEND_MAX_ITEMS * RETRACT_SIZE);
 }
 
-static void put_peer_state(void *userdata, uint64_t peer_id, bool readable)
+/* Append an asynchronous record of @size bytes; returns its payload. */
+static void *put_async(Outbuf *out, uint16_t type, uint64_t peer_id,
+		       size_t size)
+{
+	struct bus1_engine_hdr *hdr;
+
+	hdr = outbuf_put(out, size);
+	hdr->size = size;
+	hdr->type = type;
+	hdr->peer = peer_id;
+	return hdr + 1;
+}
+
+static void put_retracts(Engine *e, Outbuf *out, Peer *peer)
+{
+	struct bus1_engine_retract *retract;
+	size_t i;
+
+	for (i = 0; i < peer->n_retracted; ++i) {
+		retract = put_async(out, BUS1_ENGINE_RETRACT, peer->id,
+				    RETRACT_SIZE);
+		retract->token = peer->retracted[i];
+	}
+	e->counters.items_retracted += peer->n_retracted;
+	e->bus.n_retracted -= peer->n_retracted;
+	peer->n_retracted = 0;
+}
+
+/*
+ * What stays reserved behind the ITEM records of the peer being flushed:
+ * its PEER_STATE and that of every other dirty peer, their RETRACT records,
+ * and @n_after (the reply).
+ */
+static size_t flush_tail(Engine *e, size_t n_after)
+{
+	return n_after + (e->bus.n_dirty + 1) * PEER_STATE_SIZE +
+	       e->bus.n_retracted * RETRACT_SIZE;
+}
+
+/*
+ * Fill @peer's window, as far as memory allows. An ITEM record is never
+ * larger than the SEND record that queued its message, so it fits in
+ * hdr.size and in max_record.
+ */
+static void put_items(Engine *e, Outbuf *out, Peer *peer, size_t n_after)
+{
+	struct bus1_engine_item *p;
+	RecvInfo info;
+	uint64_t size;
+	Item *item;
+
+	while ((item = recv_lendable(peer, &info))) {
+		size = recv_record_size(&info);
+		if (size > UINT32_MAX ||
+		    outbuf_reserve(out, size + flush_tail(e, n_after))) {
+			e->counters.lend_failures++;
+			engine_log(e, LOG_WARNING,
+				   "peer %llu: no memory to lend an item of %llu bytes, %zu left queued",
+				   (unsigned long long)peer->id,
+				   (unsigned long long)size, peer->n_queued);
+			return;
+		}
+		queue_lend(peer, item);
+		e->counters.items_lent++;
+		p = put_async(out, BUS1_ENGINE_ITEM, peer->id, size);
+		p->token = item->token;
+		p->type = info.type;
+		p->id = info.id;
+		p->account = info.account;
+		p->n_transfers = info.n_transfers;
+		p->n_data = info.n_data;
+		recv_transfer_ids(&info, (uint64_t *)(p + 1));
+		if (info.n_data)
+			memcpy((uint64_t *)(p + 1) + info.n_transfers,
+			       info.data, info.n_data);
+	}
+}
+
+/*
+ * Write what the records applied so far made due, peer by peer: RETRACT,
+ * ITEM, then PEER_STATE if readable ("queued items not lent") changed.
+ * @n_after bytes, for the reply, stay reserved.
+ */
+static void flush(Engine *e, Outbuf *out, size_t n_after)
 {
 	struct bus1_engine_peer_state *state;
-	struct bus1_engine_hdr *hdr;
-	Outbuf *out = userdata;
+	bool readable;
+	Peer *peer;
 
-	hdr = outbuf_put(out, PEER_STATE_SIZE);
-	hdr->size = PEER_STATE_SIZE;
-	hdr->type = BUS1_ENGINE_PEER_STATE;
-	hdr->peer = peer_id;
-	state = (void *)(hdr + 1);
-	state->readable = readable;
+	while ((peer = bus_pop_dirty(&e->bus))) {
+		put_retracts(e, out, peer);
+		put_items(e, out, peer, n_after);
+		readable = peer->n_queued > 0;
+		if (readable == peer->readable_reported)
+			continue;
+		peer->readable_reported = readable;
+		state = put_async(out, BUS1_ENGINE_PEER_STATE, peer->id,
+				  PEER_STATE_SIZE);
+		state->readable = readable;
+	}
 }
 
 static void *put_reply(Engine *e, Outbuf *out, const Request *req,
@@ -166,7 +273,7 @@ static void *put_reply(Engine *e, Outbuf *out, const Request *req,
 {
 	struct bus1_engine_hdr *hdr;
 
-	bus_flush_states(&e->bus, put_peer_state, out);
+	flush(e, out, sizeof(*hdr) + n_payload);
 
 	hdr = outbuf_put(out, sizeof(*hdr) + n_payload);
 	hdr->size = sizeof(*hdr) + n_payload;
@@ -240,7 +347,7 @@ static int handle_peer_release(Engine *e, Outbuf *out, const Request *req)
 		return -ENOMEM;
 
 	bus_release_peer(&e->bus, req->peer);
-	bus_flush_states(&e->bus, put_peer_state, out);
+	flush(e, out, 0);
 	return 0;
 }
 
@@ -346,66 +453,37 @@ static int handle_send(Engine *e, Outbuf *out, const Request *req)
 	return 0;
 }
 
-static int handle_recv(Engine *e, Outbuf *out, const Request *req)
+/*
+ * FETCH: the kernel holds no lent item of the peer but was told it is
+ * readable. Lend what the window and memory allow; fail with -ENOMEM only
+ * if items are queued and none could be lent.
+ */
+static int handle_fetch(Engine *e, Outbuf *out, const Request *req)
 {
-	const struct bus1_engine_recv *p = (const void *)req->payload;
-	struct bus1_engine_recv_reply *reply;
-	RecvInfo info;
-	size_t n_reply;
-	Item *head;
-	int r;
+	const size_t n_reply = sizeof(struct bus1_engine_hdr);
+	int r = 0;
 
-	if (req->n_payload != sizeof(*p))
+	if (req->n_payload)
 		return reply_invalid(e, out, req, "payload size");
-	if (p->reserved || (p->recv_flags & ~BUS1_ENGINE_RECV_SHORT_IOVEC))
-		return reply_invalid(e, out, req, "reserved bits");
 	if (!req->peer)
 		return reply_invalid(e, out, req, "unknown peer");
-
-	n_reply = sizeof(*reply);
-	head = queue_head(req->peer);
-	if (head) {
-		recv_describe(head, &info);
-		if (info.n_transfers <= p->max_transfers &&
-		    info.n_data <= p->max_data)
-			n_reply += info.n_transfers * sizeof(uint64_t) +
-				   align8(info.n_data);
-	}
-	if (reserve(e, out, sizeof(struct bus1_engine_hdr) + n_reply))
+	if (reserve(e, out, n_reply))
 		return reply_error(e, out, req, -ENOMEM);
 
-	r = recv_lend(req->peer, req->hdr->seq, p->flags, p->msg_flags,
-		      p->msg_type, p->max_transfers, p->max_data,
-		      p->recv_flags & BUS1_ENGINE_RECV_SHORT_IOVEC, &info);
-	if (r && r != -EMSGSIZE) {
-		put_reply(e, out, req, r, 0);
-		return 0;
-	}
-
-	n_reply = sizeof(*reply);
-	if (!r)
-		n_reply += info.n_transfers * sizeof(uint64_t) +
-			   align8(info.n_data);
-	reply = put_reply(e, out, req, r, n_reply);
-	reply->type = info.type;
-	reply->id = info.id;
-	reply->account = info.account;
-	reply->n_transfers = info.n_transfers;
-	reply->n_data = info.n_data;
-	if (!r) {
-		recv_transfer_ids(&info, (uint64_t *)(reply + 1));
-		if (info.n_data)
-			memcpy((uint64_t *)(reply + 1) + info.n_transfers,
-			       info.data, info.n_data);
-	}
+	bus_mark_dirty(&e->bus, req->peer);
+	flush(e, out, n_reply);
+	if (req->peer->n_queued && !req->peer->n_lent)
+		r = -ENOMEM;
+	put_reply(e, out, req, r, 0);
 	return 0;
 }
 
 static int handle_recv_done(Engine *e, Outbuf *out, const Request *req)
 {
 	const struct bus1_engine_recv_done *p = (const void *)req->payload;
+	size_t n;
 
-	if (req->n_payload != sizeof(*p) || p->reserved || p->commit > 1) {
+	if (req->n_payload != sizeof(*p)) {
 		engine_log(e, LOG_WARNING, "RECV_DONE seq %llu: malformed",
 			   (unsigned long long)req->hdr->seq);
 		return 0;
@@ -419,15 +497,15 @@ static int handle_recv_done(Engine *e, Outbuf *out, const Request *req)
 	if (reserve(e, out, 0))
 		return -ENOMEM;
 
-	if (recv_done(req->peer, p->recv_seq, p->commit)) {
+	n = recv_done(req->peer, p->token);
+	e->counters.items_received += n;
+	if (!n)
 		engine_log(e, LOG_WARNING,
-			   "RECV_DONE seq %llu: peer %llu has no item lent by seq %llu",
+			   "RECV_DONE seq %llu: peer %llu has nothing lent up to token %llu",
 			   (unsigned long long)req->hdr->seq,
 			   (unsigned long long)req->hdr->peer,
-			   (unsigned long long)p->recv_seq);
-		return 0;
-	}
-	bus_flush_states(&e->bus, put_peer_state, out);
+			   (unsigned long long)p->token);
+	flush(e, out, 0);
 	return 0;
 }
 
@@ -484,8 +562,8 @@ static int dispatch_record(Engine *e, const struct bus1_engine_hdr *hdr,
 		return handle_release(e, out, &req);
 	case BUS1_ENGINE_SEND:
 		return handle_send(e, out, &req);
-	case BUS1_ENGINE_RECV:
-		return handle_recv(e, out, &req);
+	case BUS1_ENGINE_FETCH:
+		return handle_fetch(e, out, &req);
 	default:
 		return handle_recv_done(e, out, &req);
 	}

@@ -44,7 +44,10 @@ typedef void (*EngineQuotaFn)(void *userdata, const AcctFailure *failure);
  * the state. @requests counts requests by type, re-delivered and malformed
  * ones included; @errors counts error replies by errno (an errno at or
  * above ENGINE_N_ERRNOS counts in the last slot); a batch is one
- * engine_process() call.
+ * engine_process() call. @items_lent counts ITEM records written,
+ * @items_received the lent items RECV_DONE committed, @items_retracted the
+ * RETRACT records written, @lend_failures the times lending stopped for
+ * lack of memory.
  */
 #define ENGINE_N_REQUEST_TYPES (BUS1_ENGINE_RECV_DONE + 1)
 #define ENGINE_N_ERRNOS 134
@@ -55,6 +58,10 @@ typedef struct EngineCounters {
 	uint64_t batches;
 	uint64_t batch_records;
 	uint64_t batch_max;
+	uint64_t items_lent;
+	uint64_t items_received;
+	uint64_t items_retracted;
+	uint64_t lend_failures;
 } EngineCounters;
 
 int engine_new(Engine **enginep);

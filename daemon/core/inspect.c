@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
  * State fingerprint: FNV-1a over peers (by ID), their ID counters,
- * namespaces (by ID), queues (in order) and lent items. Everything hashed
+ * namespaces (by ID), lent items (in order, with their tokens), queues (in
+ * order) and pending retractions. Everything hashed
  * is a value, never an address, so equal states hash equally.
  */
 
@@ -47,6 +48,7 @@ static void fp_item(uint64_t *h, Item *item)
 static void fp_peer(uint64_t *h, Peer *peer)
 {
 	Handle *handle;
+	size_t i;
 	Object *obj;
 	Node *node;
 	Item *item;
@@ -76,12 +78,18 @@ static void fp_peer(uint64_t *h, Peer *peer)
 			fp_u64(h, handle->notify.state);
 		}
 	}
+	fp_u64(h, peer->next_token);
+	fp_u64(h, peer->n_lent);
+	fp_u64(h, peer->lent_bytes);
+	TAILQ_FOREACH(item, &peer->lent, link) {
+		fp_u64(h, item->token);
+		fp_item(h, item);
+	}
+	fp_u64(h, peer->n_queued);
 	TAILQ_FOREACH(item, &peer->queue, link)
 		fp_item(h, item);
-	if (peer->lent) {
-		fp_u64(h, peer->lent_seq);
-		fp_item(h, peer->lent);
-	}
+	for (i = 0; i < peer->n_retracted; ++i)
+		fp_u64(h, peer->retracted[i]);
 }
 
 uint64_t engine_fingerprint(Engine *engine)

@@ -35,6 +35,8 @@ Peer *peer_new(Bus *bus, uint64_t id, uint32_t uid)
 	peer->uid = uid;
 	RB_INIT(&peer->objects);
 	TAILQ_INIT(&peer->queue);
+	TAILQ_INIT(&peer->lent);
+	peer->next_token = 1;
 	return peer;
 }
 
@@ -45,7 +47,8 @@ Peer *peer_free(Peer *peer)
 
 	assert(RB_EMPTY(&peer->objects));
 	assert(TAILQ_EMPTY(&peer->queue));
-	assert(!peer->lent);
+	assert(TAILQ_EMPTY(&peer->lent));
+	assert(!peer->n_lent);
 	assert(!peer->dirty);
 	acct_discharge(&peer->charge);
 	acct_actor_deinit(&peer->actor);
@@ -113,9 +116,10 @@ static void peer_release_kind(Peer *peer, unsigned int kind)
  * @peer:	the peer
  *
  * Nodes first (every holder of a handle hears NODE_RELEASE), then handles
- * (node owners hear HANDLE_RELEASE for last handles), then the queue,
- * including a lent item; handles carried by discarded messages are
- * released like any other.
+ * (node owners hear HANDLE_RELEASE for last handles), then the lent items
+ * and the queue; handles carried by discarded messages are released like
+ * any other. The RETRACT records this collects are never written: the
+ * kernel drops whatever it holds of a released peer.
  */
 void peer_disconnect(Peer *peer)
 {

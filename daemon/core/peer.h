@@ -3,10 +3,12 @@
 
 /*
  * A peer owns one ID namespace (nodes and handles, by managed ID) and one
- * queue. IDs are handed out from a counter that only grows.
+ * queue, whose head is lent to the kernel (see recv.h). IDs and lending
+ * tokens are handed out from counters that only grow.
  */
 
 #include "quota.h"
+#include "recv.h"
 #include "types.h"
 
 /**
@@ -21,10 +23,16 @@
  * @charge:		the peer itself, one object of its own UID
  * @id_counter:		next managed ID counter, never reused
  * @objects:		nodes and handles visible to the peer, by ID
- * @queue:		queued items in delivery order
+ * @queue:		queued items in delivery order, not lent
  * @n_queued:		number of entries in @queue
- * @lent:		item lent to the kernel by a RECV, or NULL
- * @lent_seq:		seq of the RECV that lent @lent
+ * @lent:		items lent to the kernel in ITEM records, oldest first;
+ *			they come before every item of @queue
+ * @n_lent:		number of entries in @lent
+ * @lent_bytes:		total size of the ITEM records of @lent
+ * @next_token:		token of the next item lent, from 1, only growing
+ * @retracted:		tokens of lent items taken back since the last flush,
+ *			to be reported in RETRACT records
+ * @n_retracted:	number of entries in @retracted
  * @dirty:		whether the peer is on Bus.dirty
  * @readable_reported:	readable state last sent in a PEER_STATE record
  */
@@ -41,8 +49,12 @@ struct Peer {
 	struct ObjectTree objects;
 	struct ItemList queue;
 	size_t n_queued;
-	Item *lent;
-	uint64_t lent_seq;
+	struct ItemList lent;
+	size_t n_lent;
+	uint64_t lent_bytes;
+	uint64_t next_token;
+	uint64_t retracted[LEND_MAX_ITEMS];
+	size_t n_retracted;
 	bool dirty;
 	bool readable_reported;
 };

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
- * Queue: FIFO of items with O(1) push, unlink and head, plus the lent item.
+ * Queue: FIFO of items with O(1) push, unlink and head, plus the FIFO of
+ * lent items.
  *
- * A lent item is out of the FIFO (it does not make the peer readable) but
- * still owned by the peer; unlending puts it back at the head.
+ * A lent item is out of the queue (it does not make the peer readable) but
+ * still owned by the peer. It leaves the lent list in one of two ways:
+ * settled (received, RECV_DONE), or removed by a request of its peer, which
+ * the kernel must hear about: its token is kept for a RETRACT record.
  */
 
 #include <assert.h>
@@ -13,6 +16,7 @@
 #include "node.h"
 #include "peer.h"
 #include "queue.h"
+#include "recv.h"
 
 Item *queue_head(Peer *peer)
 {
@@ -28,7 +32,20 @@ void queue_push(Peer *peer, Item *item)
 	bus_mark_dirty(peer->bus, peer);
 }
 
-/* Take @item out of @peer's queue or back from the kernel, if it is there. */
+static void queue_unlend(Peer *peer, Item *item)
+{
+	TAILQ_REMOVE(&peer->lent, item, link);
+	--peer->n_lent;
+	peer->lent_bytes -= recv_item_size(item);
+	item->state = ITEM_IDLE;
+	bus_mark_dirty(peer->bus, peer);
+}
+
+/*
+ * Take @item out of @peer's queue or back from the kernel, if it is in
+ * either. At most LEND_MAX_ITEMS items are lent, and nothing is lent while
+ * a request is applied, so @retracted cannot overflow before the flush.
+ */
 void queue_remove(Peer *peer, Item *item)
 {
 	if (item->state == ITEM_QUEUED) {
@@ -36,30 +53,35 @@ void queue_remove(Peer *peer, Item *item)
 		--peer->n_queued;
 		bus_mark_dirty(peer->bus, peer);
 	} else if (item->state == ITEM_LENT) {
-		assert(peer->lent == item);
-		peer->lent = NULL;
+		assert(peer->n_retracted < LEND_MAX_ITEMS);
+		peer->retracted[peer->n_retracted++] = item->token;
+		++peer->bus->n_retracted;
+		queue_unlend(peer, item);
 	}
 	item->state = ITEM_IDLE;
 }
 
-void queue_lend(Peer *peer, Item *item, uint64_t seq)
+/*
+ * Lend the head item under the next token. The caller reports the peer's
+ * state itself, so the peer is not marked dirty.
+ */
+void queue_lend(Peer *peer, Item *item)
 {
-	assert(!peer->lent);
-	queue_remove(peer, item);
+	assert(item == queue_head(peer));
+	TAILQ_REMOVE(&peer->queue, item, link);
+	--peer->n_queued;
+	TAILQ_INSERT_TAIL(&peer->lent, item, link);
 	item->state = ITEM_LENT;
-	peer->lent = item;
-	peer->lent_seq = seq;
+	item->token = peer->next_token++;
+	++peer->n_lent;
+	peer->lent_bytes += recv_item_size(item);
 }
 
-void queue_unlend(Peer *peer)
+/* The kernel received a lent item: take it back, no RETRACT. */
+void queue_settle(Peer *peer, Item *item)
 {
-	Item *item = peer->lent;
-
-	peer->lent = NULL;
-	TAILQ_INSERT_HEAD(&peer->queue, item, link);
-	item->state = ITEM_QUEUED;
-	++peer->n_queued;
-	bus_mark_dirty(peer->bus, peer);
+	assert(item->state == ITEM_LENT);
+	queue_unlend(peer, item);
 }
 
 /* Drop a queued or lent item and whatever its presence implies. */
@@ -86,8 +108,8 @@ void queue_discard_all(Peer *peer)
 	 * Always take the head: discarding one item may drop others (a
 	 * message's handles take their NODE_RELEASE with them).
 	 */
-	if (peer->lent)
-		queue_discard_item(peer->lent);
+	while ((item = TAILQ_FIRST(&peer->lent)))
+		queue_discard_item(item);
 	while ((item = queue_head(peer)))
 		queue_discard_item(item);
 }

@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * A peer's queue: a FIFO of items plus at most one item lent to the kernel
- * by a RECV. Every change that may flip "would RECV return an item now"
+ * A peer's queue: a FIFO of items, and before it the items lent to the
+ * kernel (see recv.h). Every change that may flip the peer's readable state
+ * ("queued items not lent"), free room in its window or retract a lent item
  * marks the peer dirty on its bus, so the dispatcher can report it.
  */
 
@@ -12,7 +13,7 @@
 Item *queue_head(Peer *peer);
 void queue_push(Peer *peer, Item *item);
 void queue_remove(Peer *peer, Item *item);
-void queue_lend(Peer *peer, Item *item, uint64_t seq);
-void queue_unlend(Peer *peer);
+void queue_lend(Peer *peer, Item *item);
+void queue_settle(Peer *peer, Item *item);
 void queue_discard_item(Item *item);
 void queue_discard_all(Peer *peer);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
- * RECV and its settlement.
+ * Lending and its settlement.
  *
- * Lending keeps the item with all it holds, so an aborted RECV puts back
- * exactly what was there. Committing a notification retires the ID it
- * names: a NODE_RELEASE frees the handle, a HANDLE_RELEASE frees the node.
+ * A lent item keeps everything it holds (handles, charges) until it is
+ * committed, so a peer released with items lent discards them like queued
+ * ones. Committing a notification retires the ID it names: a NODE_RELEASE
+ * frees the handle, a HANDLE_RELEASE frees the node. Items are committed
+ * oldest first, each taken off the lent list before it is completed, so
+ * completing it (which unlinks it again) is not mistaken for a retraction.
  */
 
-#include <errno.h>
 #include <linux/bus1.h>
 #include "handle.h"
 #include "message.h"
@@ -15,6 +17,11 @@
 #include "peer.h"
 #include "queue.h"
 #include "recv.h"
+
+static uint64_t align8(uint64_t n)
+{
+	return (n + 7) & ~(uint64_t)7;
+}
 
 void recv_describe(Item *item, RecvInfo *info)
 {
@@ -59,52 +66,48 @@ void recv_transfer_ids(const RecvInfo *info, uint64_t *ids)
 		ids[i] = message->handles[i]->obj.id;
 }
 
-/**
- * recv_lend() - RECV
- *
- * Return: 0 with @info describing the lent item; -EINVAL for bad flags or
- * a RECV while an item is still lent; -EAGAIN if nothing is queued;
- * -EMSGSIZE with @info giving the needed sizes (nothing lent).
- */
-int recv_lend(Peer *peer, uint64_t seq, uint64_t flags, uint64_t msg_flags,
-	      uint64_t msg_type, uint64_t max_transfers, uint64_t max_data,
-	      bool short_iovec, RecvInfo *info)
+/* The size of the ITEM record describing @info, header included. */
+uint64_t recv_record_size(const RecvInfo *info)
 {
-	Item *item;
+	return sizeof(struct bus1_engine_hdr) + sizeof(struct bus1_engine_item) +
+	       info->n_transfers * sizeof(uint64_t) + align8(info->n_data);
+}
 
-	if (flags || msg_flags || msg_type != BUS1_INVALID || peer->lent)
-		return -EINVAL;
+uint64_t recv_item_size(Item *item)
+{
+	RecvInfo info;
 
-	item = queue_head(peer);
-	if (!item)
-		return -EAGAIN;
-
-	recv_describe(item, info);
-	if (short_iovec || info->n_transfers > max_transfers ||
-	    info->n_data > max_data)
-		return -EMSGSIZE;
-
-	queue_lend(peer, item, seq);
-	return 0;
+	recv_describe(item, &info);
+	return recv_record_size(&info);
 }
 
 /**
- * recv_done() - RECV_DONE
+ * recv_lendable() - the next item to lend, if the window has room
+ * @peer:	the peer
+ * @info:	filled in with the item's description
  *
- * Return: 0, or -ENOENT if nothing is lent under @recv_seq.
+ * The window always admits one item; a second and later one only while
+ * fewer than LEND_MAX_ITEMS are lent and its record keeps the lent bytes
+ * within LEND_MAX_BYTES.
+ *
+ * Return: the head of the queue, or NULL if it is empty or the window full.
  */
-int recv_done(Peer *peer, uint64_t recv_seq, bool commit)
+Item *recv_lendable(Peer *peer, RecvInfo *info)
 {
-	Item *item = peer->lent;
+	Item *item = queue_head(peer);
 
-	if (!item || peer->lent_seq != recv_seq)
-		return -ENOENT;
+	if (!item)
+		return NULL;
+	recv_describe(item, info);
+	if (peer->n_lent &&
+	    (peer->n_lent >= LEND_MAX_ITEMS ||
+	     peer->lent_bytes + recv_record_size(info) > LEND_MAX_BYTES))
+		return NULL;
+	return item;
+}
 
-	if (!commit) {
-		queue_unlend(peer);
-		return 0;
-	}
-
+static void recv_commit(Item *item)
+{
 	switch (item->type) {
 	case ITEM_USER:
 		message_deliver(core_container_of(item, Message, item));
@@ -116,5 +119,24 @@ int recv_done(Peer *peer, uint64_t recv_seq, bool commit)
 		node_release(core_container_of(item, Node, notify));
 		break;
 	}
-	return 0;
+}
+
+/**
+ * recv_done() - RECV_DONE: commit lent items
+ * @peer:	the peer
+ * @token:	every item lent with a token up to this one was received
+ *
+ * Return: the number of items committed.
+ */
+size_t recv_done(Peer *peer, uint64_t token)
+{
+	Item *item;
+	size_t n = 0;
+
+	while ((item = TAILQ_FIRST(&peer->lent)) && item->token <= token) {
+		queue_settle(peer, item);
+		recv_commit(item);
+		++n;
+	}
+	return n;
 }

@@ -60,15 +60,18 @@ enum {
 
 /**
  * struct Item - an entry of a peer's queue
- * @link:	link in Peer.queue while @state is ITEM_QUEUED
+ * @link:	link in Peer.queue while @state is ITEM_QUEUED, in Peer.lent
+ *		while it is ITEM_LENT
  * @type:	ITEM_USER (in a Message), ITEM_NODE_RELEASE (in a Handle) or
  *		ITEM_HANDLE_RELEASE (in a Node)
- * @state:	idle, queued, or lent to the kernel by a RECV
+ * @state:	idle, queued, or lent to the kernel in an ITEM record
+ * @token:	the token it was lent under, while ITEM_LENT
  */
 typedef struct Item {
 	TAILQ_ENTRY(Item) link;
 	unsigned int type;
 	unsigned int state;
+	uint64_t token;
 } Item;
 
 TAILQ_HEAD(ItemList, Item);

@@ -4,11 +4,17 @@
  * fuzz-control: attach to /dev/bus1-engine as the engine (the real one is
  * stopped first), let a few worker processes do real ioctls on /dev/bus1,
  * and answer each request with a correct reply, a mutated one, or garbage.
+ * Before a reply it may also lend items (ITEM records, correct or mutated,
+ * to the requesting peer, a recent one or one that does not exist), take
+ * lent items back (RETRACT, of any token) and send PEER_STATE, so RECV is
+ * served from what the fuzzer lent and FETCH is asked for.
  * Checks: write() on the control device returns a byte count or EINVAL,
- * ENOENT, EPROTO; a reply the module rejected without answering the request
- * (EINVAL, ENOENT) can still be answered correctly; applications see only
- * documented errnos and nothing beyond their buffers changes; nothing hangs;
- * afterwards the real engine restarts and a fresh peer works.
+ * ENOSPC, ENOENT, EPROTO; a correct ITEM or RETRACT is accepted (ENOSPC
+ * for an ITEM beyond the module's bound); a reply the module rejected
+ * without answering the request (EINVAL, ENOENT) can still be answered
+ * correctly; a RECV_DONE names a token that was lent; applications see
+ * only documented errnos and nothing beyond their buffers changes; nothing
+ * hangs; afterwards the real engine restarts and a fresh peer works.
  * One iteration is one request answered.
  */
 
@@ -44,6 +50,10 @@ static struct bus1_engine_attach att;
 static unsigned int write_errnos[FUZZ_MAX_ERRNO];
 static uint64_t last_seq;
 static uint64_t n_mutated, n_garbage, n_rejected_correct;
+static uint64_t n_items, n_items_accepted, n_retracts, n_recv_done;
+/* Tokens only grow per peer; one counter for all peers is simplest. */
+static uint64_t last_token;
+static uint64_t recent_peers[8];
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -201,8 +211,6 @@ static size_t correct_reply(const struct bus1_engine_hdr *req, void *buf)
 				       .peer = req->peer };
 	if (fuzz_below(8) == 0) {
 		h->error = errs[fuzz_below(sizeof(errs) / sizeof(errs[0]))];
-		if (req->type == BUS1_ENGINE_RECV && h->error == -EMSGSIZE)
-			h->error = -EAGAIN;
 		h->size = size;
 		return size;
 	}
@@ -229,36 +237,11 @@ static size_t correct_reply(const struct bus1_engine_hdr *req, void *buf)
 		size += (s->n_destinations * 4 + 7) & ~7ULL;
 		break;
 	}
-	case BUS1_ENGINE_RECV: {
-		const struct bus1_engine_recv *rv = p;
-		struct bus1_engine_recv_reply *rr = (void *)(h + 1);
-		uint64_t *ids = (void *)(rr + 1);
-		uint64_t n_data = fuzz_below(rv->max_data + 1);
-
-		if ((rv->recv_flags & BUS1_ENGINE_RECV_SHORT_IOVEC) ||
-		    fuzz_below(2)) {
-			h->error = -EAGAIN;
-			break;
-		}
-		*rr = (struct bus1_engine_recv_reply){
-			.type = fuzz_below(3),
-			.id = fuzz_rand() | 1,
-			.n_transfers = rv->max_transfers ?
-				fuzz_below(rv->max_transfers + 1) : 0,
-		};
-		if (rr->type != BUS1_MESSAGE_TYPE_USER)
-			n_data = 0, rr->n_transfers = 0;
-		if (n_data > 64)
-			n_data = 64;
-		rr->n_data = n_data;
-		for (uint64_t i = 0; i < rr->n_transfers; i++)
-			ids[i] = fuzz_rand() | 1;
-		memset(ids + rr->n_transfers, 0, (n_data + 7) & ~7ULL);
-		memset(ids + rr->n_transfers, 0x42, n_data);
-		size += sizeof(*rr) + rr->n_transfers * 8 +
-			((n_data + 7) & ~7ULL);
+	case BUS1_ENGINE_FETCH:
+		/* no payload; ENOMEM if nothing could be lent */
+		if (fuzz_below(4) == 0)
+			h->error = -ENOMEM;
 		break;
-	}
 	}
 	h->size = size;
 	return size;
@@ -276,7 +259,7 @@ static ssize_t do_write(int cfd, const void *buf, size_t n)
 
 	if (r < 0) {
 		r = -errno;
-		if (r != -EINVAL && r != -ENOENT && r != -EPROTO)
+		if (r != -EINVAL && r != -ENOENT && r != -EPROTO && r != -ENOSPC)
 			fail("control write of %zu bytes: undocumented errno %s",
 			     n, strerror(errno));
 	} else if ((size_t)r > n) {
@@ -344,6 +327,126 @@ static size_t mutate(void *buf, size_t n, size_t room)
 	return n;
 }
 
+/*
+ * A well-formed ITEM record for @peer in @buf: a user message with up to 4
+ * handle IDs and 100 bytes (more than a worker has room for, sometimes), or
+ * a notification. Returns its size.
+ */
+static size_t make_item(void *buf, uint64_t peer)
+{
+	struct bus1_engine_hdr *h = buf;
+	struct bus1_engine_item *it = (void *)(h + 1);
+	uint64_t *ids = (void *)(it + 1);
+	uint64_t n_data;
+
+	*it = (struct bus1_engine_item){
+		.token = ++last_token,
+		.type = fuzz_below(3),
+		.id = fuzz_rand() | 1,
+		.account = BUS1_INVALID,
+	};
+	if (it->type == BUS1_MESSAGE_TYPE_USER) {
+		it->account = fuzz_below(2000);
+		it->n_transfers = fuzz_below(5);
+		n_data = fuzz_below(101);
+		it->n_data = n_data;
+		for (uint64_t i = 0; i < it->n_transfers; i++)
+			ids[i] = fuzz_rand() | 1;
+		memset(ids + it->n_transfers, 0, (n_data + 7) & ~7ULL);
+		memset(ids + it->n_transfers, 0x42, n_data);
+	}
+	*h = (struct bus1_engine_hdr){
+		.size = sizeof(*h) + sizeof(*it) + it->n_transfers * 8 +
+			((it->n_data + 7) & ~7ULL),
+		.type = BUS1_ENGINE_ITEM,
+		.peer = peer,
+	};
+	return h->size;
+}
+
+/* A peer to lend to: the requester, a recent one, or one that is gone. */
+static uint64_t pick_peer(uint64_t peer)
+{
+	switch (fuzz_below(8)) {
+	case 0:
+		return recent_peers[fuzz_below(8)];
+	case 1:
+		return fuzz_below(2) ? fuzz_rand() : 0;
+	default:
+		return peer;
+	}
+}
+
+/*
+ * Lend a few items and take some back, as an engine may before any reply.
+ * A correct ITEM is accepted, or refused with ENOSPC when the module holds
+ * its bound of the peer (workers may be slow to receive); a correct
+ * RETRACT is always accepted, whatever token it names.
+ */
+static void lend(int cfd, uint64_t peer, void *buf, size_t room)
+{
+	unsigned int n = 1 + fuzz_below(3);
+	size_t size, m;
+	ssize_t r;
+
+	while (n--) {
+		uint64_t to = pick_peer(peer);
+
+		if (fuzz_below(4) == 0) {
+			struct {
+				struct bus1_engine_hdr h;
+				struct bus1_engine_retract t;
+			} rt = {
+				{ .size = sizeof(rt), .type = BUS1_ENGINE_RETRACT,
+				  .peer = to },
+				{ .token = fuzz_below(2) ? last_token :
+					   fuzz_below(last_token + 2) },
+			};
+
+			n_retracts++;
+			if (do_write(cfd, &rt, sizeof(rt)) != sizeof(rt))
+				fail("RETRACT of token %llu rejected",
+				     (unsigned long long)rt.t.token);
+			continue;
+		}
+		size = make_item(buf, to);
+		n_items++;
+		if (fuzz_below(4) == 0) {
+			m = mutate(buf, size, room);
+			n_mutated++;
+			r = do_write(cfd, buf, m);
+			if (r > 0)
+				n_items_accepted++;
+			/* a mutated token may have grown further */
+			if (m >= sizeof(struct bus1_engine_hdr) + 8 &&
+			    ((uint64_t *)buf)[4] > last_token)
+				last_token = ((uint64_t *)buf)[4];
+			continue;
+		}
+		r = do_write(cfd, buf, size);
+		if (r == (ssize_t)size)
+			n_items_accepted++;
+		else if (r != -ENOSPC)
+			fail("correct ITEM for peer %llu rejected: %zd",
+			     (unsigned long long)to, r);
+	}
+}
+
+/* The module settles only what was lent. */
+static void check_recv_done(const struct bus1_engine_hdr *req)
+{
+	const struct bus1_engine_recv_done *d = (const void *)(req + 1);
+
+	if (req->size != sizeof(*req) + sizeof(*d))
+		fail("RECV_DONE of %u bytes", req->size);
+	if (!d->token || d->token > last_token)
+		fail("RECV_DONE for peer %llu names token %llu, last lent %llu",
+		     (unsigned long long)req->peer,
+		     (unsigned long long)d->token,
+		     (unsigned long long)last_token);
+	n_recv_done++;
+}
+
 /* Answer one request: one iteration. */
 static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		   size_t room)
@@ -357,6 +460,10 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		     (unsigned long long)req->seq,
 		     (unsigned long long)last_seq);
 	last_seq = req->seq;
+	if (req->type == BUS1_ENGINE_RECV_DONE)
+		check_recv_done(req);
+	if (req->type != BUS1_ENGINE_PEER_RELEASE)
+		recent_peers[fuzz_below(8)] = req->peer;
 
 	if (one_way(req->type)) {
 		if (pick < 2) {
@@ -388,6 +495,9 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		n_garbage++;
 		do_write(cfd, buf, m);
 	}
+	/* Lend before the reply, as the engine does; FETCH asks for it. */
+	if (fuzz_below(req->type == BUS1_ENGINE_FETCH ? 4 : 3) != 0)
+		lend(cfd, req->peer, buf, room);
 	if (fuzz_below(4) == 0) {
 		/* A PEER_STATE before the reply, as the engine may send. */
 		struct {
@@ -527,6 +637,11 @@ int main(int argc, char **argv)
 	       (unsigned long long)opts.seed, (unsigned long long)iter,
 	       (unsigned long long)n_mutated, (unsigned long long)n_garbage,
 	       (unsigned long long)n_rejected_correct);
+	printf("fuzz-control: %llu ITEM records (%llu accepted), %llu RETRACT records, %llu RECV_DONE\n",
+	       (unsigned long long)n_items,
+	       (unsigned long long)n_items_accepted,
+	       (unsigned long long)n_retracts,
+	       (unsigned long long)n_recv_done);
 	fuzz_print_errnos("fuzz-control: control write results", write_errnos);
 	fuzz_print_errnos("fuzz-control: application results",
 			  shared->app_errnos);

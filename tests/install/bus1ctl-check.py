@@ -8,7 +8,7 @@
 # process opened (its UID and PID must show), in JSON and for people. Peers
 # of earlier clients are released asynchronously, so the empty state is
 # waited for, boundedly. The engine counters must move by exactly what this
-# process did: one PEER_NEW, then one RECV answered with EINVAL. Prints what
+# process did: one PEER_NEW, then one RELEASE answered with EINVAL. Prints what
 # it checked; exits nonzero on failure.
 
 import ctypes
@@ -23,19 +23,16 @@ import time
 
 bus1ctl = sys.argv[1]
 
-BUS1_CMD_RECV = 0xc0189703
-BUS1_INVALID = (1 << 64) - 1
+BUS1_CMD_RELEASE = 0xc0189701
 
 
-def recv_with_bad_flags(fd):
-    """A RECV the engine must refuse with EINVAL (cmd.flags != 0)."""
-    meta = ctypes.create_string_buffer(24)
-    msg = ctypes.create_string_buffer(struct.pack("7Q", 0, BUS1_INVALID,
-                                                  0, 0, 0, 0, 0))
-    cmd = bytearray(struct.pack("3Q", 1, ctypes.addressof(meta),
-                                ctypes.addressof(msg)))
+def release_with_bad_flags(fd):
+    """A RELEASE the engine must refuse with EINVAL (cmd.flags != 0); the
+    module passes its flags on unchecked."""
+    ids = ctypes.create_string_buffer(8)
+    cmd = bytearray(struct.pack("3Q", 1, 0, ctypes.addressof(ids)))
     try:
-        fcntl.ioctl(fd, BUS1_CMD_RECV, cmd)
+        fcntl.ioctl(fd, BUS1_CMD_RELEASE, cmd)
     except OSError as e:
         return e.errno
     return 0
@@ -93,12 +90,12 @@ def main():
     print(text, end="")
 
     before = snapshot()
-    err = recv_with_bad_flags(fd)
+    err = release_with_bad_flags(fd)
     if err != errno.EINVAL:
-        print(f"expected EINVAL from RECV with flags 1, got {err}")
+        print(f"expected EINVAL from RELEASE with flags 1, got {err}")
         return 1
     after = snapshot()
-    for group, key in (("requests", "recv"), ("errors", "EINVAL")):
+    for group, key in (("requests", "release"), ("errors", "EINVAL")):
         grown = counter(after, group, key) - counter(before, group, key)
         if grown != 1:
             print(f"expected engine {group}.{key} to grow by 1, grew by {grown}")
@@ -106,7 +103,7 @@ def main():
     if after["engine"]["batches"] <= before["engine"]["batches"]:
         print("expected the batch count to grow")
         return 1
-    print("bus1ctl --json: engine counted one PEER_NEW, one RECV, one EINVAL")
+    print("bus1ctl --json: engine counted one PEER_NEW, one RELEASE, one EINVAL")
     text = subprocess.run([bus1ctl, "engine"], check=True,
                           capture_output=True, text=True).stdout
     print(text, end="")

@@ -5,9 +5,14 @@
  * from several processes, and checks that every process got a documented
  * outcome in bounded time: success, or the errno the fault must cause
  * (ENOTCONN/ENXIO after a crash, ETIMEDOUT/ENOTCONN after a hang, EIO for a
- * lying reply, ENOMEM for a failed allocation). Then a normal engine is
- * started and must serve new peers. The harness checks the kernel log.
- * Leaves a normal engine running and the default request timeout set.
+ * lying reply, ENOMEM for a failed allocation). A damaged ITEM record (a
+ * lent item the kernel refuses) loses that one item for its receiver,
+ * whose RECV finds nothing, and nothing else: the engine's counts, read
+ * from its stats socket, show the item lent until a later item's RECV_DONE
+ * or the peer's release takes it, and return to zero once every peer is
+ * closed. Then a normal engine is started and must serve new peers. The
+ * harness checks the kernel log. Leaves a normal engine running and the
+ * default request timeout set.
  */
 
 #include <errno.h>
@@ -19,7 +24,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/bus1-engine.h>
@@ -27,6 +34,11 @@
 
 #define N_WORKERS 4
 #define TIMEOUT_PARAM "/sys/module/bus1/parameters/request_timeout_ms"
+#define STATS_SOCKET "/run/bus1d/stats.sock"
+/* what the engine lends at once (LEND_MAX_ITEMS, daemon/core/recv.h) */
+#define WINDOW 16
+/* more than that, so a RECV needs FETCH */
+#define BURST 20
 
 static const char *top(void)
 {
@@ -35,11 +47,16 @@ static const char *top(void)
 	return t ? t : "../..";
 }
 
+/*
+ * Stop, start or restart the engine (guest-engine.sh starts it in a session
+ * of its own, so it outlives this program).
+ */
 static int engine_ctl(const char *what, const char *args)
 {
 	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd), "BUS1D_ARGS='%s' '%s'/scripts/guest-engine.sh %s",
+	snprintf(cmd, sizeof(cmd),
+		 "BUS1D_ARGS='%s' '%s'/scripts/guest-engine.sh %s",
 		 args ? args : "", top(), what);
 	fflush(stdout);
 	return system(cmd);
@@ -77,10 +94,11 @@ static void assert_fresh_engine_works(void)
 }
 
 /*
- * One worker: a peer with a node, then @n rounds of send to itself and
- * receive. Exits with 0, or the positive errno of the first failure.
+ * One worker: a peer with a node, then @n rounds of @burst sends to itself
+ * and as many receives. Exits with 0, or the positive errno of the first
+ * failure.
  */
-static void worker(unsigned int n)
+static void worker(unsigned int n, unsigned int burst)
 {
 	struct bus1_transfer src = { BUS1_TRANSFER_FLAG_CREATE, BUS1_INVALID };
 	struct bus1_transfer dst;
@@ -91,7 +109,7 @@ static void worker(unsigned int n)
 	struct iovec iov = { buf, sizeof(buf) };
 	uint64_t handle;
 	int32_t err;
-	unsigned int i;
+	unsigned int i, k;
 	int fd, r;
 
 	fd = bus1_peer_new();
@@ -101,18 +119,20 @@ static void worker(unsigned int n)
 	if (r < 0)
 		_exit(-r);
 	handle = dst.id;
-	for (i = 0; i < n; ++i) {
-		msg = (struct bus1_message){
-			.type = BUS1_MESSAGE_TYPE_USER,
-			.n_data = 8,
-			.n_data_vecs = 1,
-			.ptr_data_vecs = (uintptr_t)&iov,
-		};
-		r = bus1_cmd_send(fd, 1, &handle, &err, &msg);
-		if (r < 0)
-			_exit(-r);
-		if (err)
-			_exit(-err);
+	for (i = 0; i < n * burst; ++i) {
+		for (k = 0; !(i % burst) && k < burst; ++k) {
+			msg = (struct bus1_message){
+				.type = BUS1_MESSAGE_TYPE_USER,
+				.n_data = 8,
+				.n_data_vecs = 1,
+				.ptr_data_vecs = (uintptr_t)&iov,
+			};
+			r = bus1_cmd_send(fd, 1, &handle, &err, &msg);
+			if (r < 0)
+				_exit(-r);
+			if (err)
+				_exit(-err);
+		}
 		pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 		if (poll(&pfd, 1, TEST_TIMEOUT_MS) != 1)
 			_exit(ETIME);
@@ -138,7 +158,8 @@ struct outcome {
 	double secs;
 };
 
-static void run_workers(struct outcome *o, unsigned int rounds, int max_ms)
+static void run_burst_workers(struct outcome *o, unsigned int rounds,
+			      unsigned int burst, int max_ms)
 {
 	pid_t pids[N_WORKERS];
 	double start = test_now();
@@ -148,7 +169,7 @@ static void run_workers(struct outcome *o, unsigned int rounds, int max_ms)
 	for (i = 0; i < N_WORKERS; ++i) {
 		pids[i] = test_fork();
 		if (!pids[i])
-			worker(rounds);
+			worker(rounds, burst);
 	}
 	while (left && (test_now() - start) * 1000 < max_ms) {
 		for (i = 0; i < N_WORKERS; ++i) {
@@ -173,6 +194,11 @@ static void run_workers(struct outcome *o, unsigned int rounds, int max_ms)
 		waitpid(pids[i], &status, 0);
 	}
 	assert_int_equal(left, 0);
+}
+
+static void run_workers(struct outcome *o, unsigned int rounds, int max_ms)
+{
+	run_burst_workers(o, rounds, 1, max_ms);
 }
 
 /* Every worker ended with one of the @n_allowed errnos (0: success). */
@@ -203,6 +229,85 @@ static void assert_outcomes(const struct outcome *o, const int *allowed,
 		assert_outcomes((_o), _a, sizeof(_a) / sizeof(_a[0]));	\
 	} while (0)
 
+/* The engine's stats document; the engine sends it and closes. */
+static const char *stats(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX,
+				    .sun_path = STATS_SOCKET };
+	static char doc[1 << 16];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	while ((n = read(fd, doc + len, sizeof(doc) - 1 - len)) > 0)
+		len += n;
+	assert_int_equal(n, 0);
+	close(fd);
+	doc[len] = '\0';
+	assert_true(len > 0 && doc[len - 1] == '\n');
+	return doc;
+}
+
+/* The number after @key (with its quotes and colon) in @from. */
+static uint64_t stats_number(const char *from, const char *key)
+{
+	const char *p = strstr(from, key);
+
+	assert_non_null(p);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* "totals"."@key" */
+static uint64_t stats_total(const char *key)
+{
+	char k[64];
+	const char *totals = strstr(stats(), "\"totals\":{");
+
+	assert_non_null(totals);
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	return stats_number(totals, k);
+}
+
+/* A counter of the "engine" object, @key with quotes and colon. */
+static uint64_t stats_engine_count(const char *key)
+{
+	const char *engine = strstr(stats(), "\"engine\":{");
+
+	assert_non_null(engine);
+	return stats_number(engine, key);
+}
+
+/* The engine applies a peer's release after close() returns: wait. */
+static bool stats_wait_total(const char *key, uint64_t want)
+{
+	int i;
+
+	for (i = 0; i < 500; ++i) {
+		if (stats_total(key) == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* No peer, and nothing of one left behind. */
+static void assert_stats_empty(void)
+{
+	static const char *const keys[] = { "peers", "nodes", "handles",
+		"queued", "lent", "messages", "message_bytes", "users" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i) {
+		if (stats_total(keys[i]))
+			fprintf(stderr, "stats: totals.%s = %llu\n", keys[i],
+				(unsigned long long)stats_total(keys[i]));
+		assert_int_equal(stats_total(keys[i]), 0);
+	}
+}
+
 static void crash(const char *fault)
 {
 	struct outcome o;
@@ -229,10 +334,72 @@ static void test_abort_after(void **state)
 	crash("abort,at=40,point=after");
 }
 
-static void test_abort_type_recv(void **state)
+/* RECV_DONE is one-way: applied, and the engine dies before the next. */
+static void test_abort_type_recv_done(void **state)
 {
 	(void)state;
-	crash("abort,type=recv,point=after");
+	crash("abort,type=recv-done,point=after");
+}
+
+/*
+ * FETCH comes when a burst outgrows what the engine lends at once and the
+ * engine has not read the RECV_DONE records since (nothing else woke it):
+ * the RECV that sent it fails with ENOTCONN when the engine dies.
+ */
+static void test_abort_type_fetch(void **state)
+{
+	struct test_item item;
+	uint64_t node, handle;
+	int fd, i;
+
+	(void)state;
+	fault_engine("abort,type=fetch");
+	fd = test_peer();
+	test_node(fd, -1, &node, &handle);
+	for (i = 0; i < BURST; ++i)
+		test_send_ok(fd, handle, "burst", 5);
+	for (i = 0; i < WINDOW; ++i)
+		test_expect_user(fd, node, "burst", 5);
+	assert_int_equal(test_recv(fd, &item), -ENOTCONN);
+	close(fd);
+	assert_int_not_equal(engine_ctl("status >/dev/null", NULL), 0);
+	assert_int_equal(bus1_peer_new(), -ENXIO);
+	assert_fresh_engine_works();
+}
+
+/*
+ * Without faults, bursts are received in full and in order: the engine
+ * lends what its window holds, and the RECV that finds nothing more lent
+ * sends FETCH, once per burst when nothing else talks to the engine.
+ */
+static void test_burst(void **state)
+{
+	uint64_t node, handle;
+	char buf[16];
+	struct outcome o;
+	int fd, round, i;
+
+	(void)state;
+	assert_int_equal(engine_ctl("restart", NULL), 0);
+	fd = test_peer();
+	test_node(fd, -1, &node, &handle);
+	for (round = 0; round < 3; ++round) {
+		for (i = 0; i < BURST; ++i) {
+			snprintf(buf, sizeof(buf), "b%02d", i);
+			test_send_ok(fd, handle, buf, 3);
+		}
+		for (i = 0; i < BURST; ++i) {
+			snprintf(buf, sizeof(buf), "b%02d", i);
+			test_expect_user(fd, node, buf, 3);
+		}
+		test_expect_empty(fd);
+	}
+	assert_int_equal(stats_engine_count("\"fetch\":"), 3);
+	close(fd);
+	run_burst_workers(&o, 5, BURST, 30000);
+	ASSERT_OUTCOMES(&o, 0);
+	assert_true(stats_wait_total("peers", 0));
+	assert_stats_empty();
 }
 
 static void test_abort_type_send(void **state)
@@ -382,10 +549,95 @@ static void test_lie_oversized(void **state)
 	lie_damaging("oversized", 30);
 }
 
-static void test_lie_counts(void **state)
+/*
+ * A damaged ITEM record: the kernel refuses it, the loop skips it and
+ * writes the SEND reply behind it. The receiver's RECV finds nothing, is
+ * not readable, and everything else works; the engine keeps the item lent
+ * until a RECV_DONE for a later token commits it with that one, or until
+ * the peer is released. Every count returns to zero once the peers close.
+ */
+static void lie_item(const char *kind)
+{
+	struct test_item item;
+	uint64_t node, handle, other, oh;
+	char fault[128];
+	int fd, fd2;
+
+	/* only the second item lent is damaged */
+	snprintf(fault, sizeof(fault), "corrupt,kind=%s,at=2", kind);
+	fault_engine(fault);
+	fd = test_peer();
+	test_node(fd, -1, &node, &handle);
+	test_send_ok(fd, handle, "one", 3);
+	test_expect_user(fd, node, "one", 3);
+	test_send_ok(fd, handle, "two", 3);
+	assert_false(test_readable(fd));
+	assert_int_equal(test_recv(fd, &item), -EAGAIN);
+	assert_int_equal(stats_total("lent"), 1);
+	assert_int_equal(stats_total("messages"), 1);
+	/* the bus still works, for this peer and others */
+	fd2 = test_peer();
+	test_node(fd2, -1, &other, &oh);
+	test_send_ok(fd2, oh, "other", 5);
+	test_expect_user(fd2, other, "other", 5);
+	test_send_ok(fd, handle, "three", 5);
+	test_expect_user(fd, node, "three", 5);
+	assert_int_equal(test_recv(fd, &item), -EAGAIN);
+	/* the RECV_DONE for "three", read with the next request, committed
+	 * "two" with it */
+	test_node(fd2, -1, &other, &oh);
+	assert_int_equal(stats_total("lent"), 0);
+	assert_int_equal(stats_total("messages"), 0);
+	close(fd2);
+	close(fd);
+	assert_true(stats_wait_total("peers", 0));
+	assert_stats_empty();
+
+	/* every item damaged: each stays lent until its peer goes */
+	snprintf(fault, sizeof(fault), "corrupt,kind=%s,count=0", kind);
+	fault_engine(fault);
+	fd = test_peer();
+	test_node(fd, -1, &node, &handle);
+	test_send_ok(fd, handle, "lost", 4);
+	test_send_ok(fd, handle, "lost", 4);
+	assert_int_equal(test_wait(fd, 100), -ETIMEDOUT);
+	assert_int_equal(test_recv(fd, &item), -EAGAIN);
+	assert_int_equal(stats_total("lent"), 2);
+	assert_int_equal(stats_total("queued"), 0);
+	/* taken back with their node (RETRACT of items the kernel never
+	 * held is accepted); the NODE_RELEASE for the peer's own handle is
+	 * lost like them */
+	assert_int_equal(test_raw_release(fd, 0, 1, &node), 0);
+	assert_int_equal(stats_total("lent"), 1);
+	assert_int_equal(stats_total("messages"), 0);
+	assert_int_equal(test_recv(fd, &item), -EAGAIN);
+	test_node(fd, -1, &node, &handle);
+	test_send_ok(fd, handle, "lost", 4);
+	assert_int_equal(stats_total("lent"), 2);
+	assert_int_equal(stats_total("messages"), 1);
+	/* or with their peer */
+	close(fd);
+	assert_true(stats_wait_total("peers", 0));
+	assert_stats_empty();
+	assert_fresh_engine_works();
+}
+
+static void test_lie_item_counts(void **state)
 {
 	(void)state;
-	lie_damaging("counts", 30);
+	lie_item("counts");
+}
+
+static void test_lie_item_type(void **state)
+{
+	(void)state;
+	lie_item("item-type");
+}
+
+static void test_lie_item_token(void **state)
+{
+	(void)state;
+	lie_item("item-token");
 }
 
 static void test_lie_bogus_peer(void **state)
@@ -519,10 +771,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_abort_before),
 		cmocka_unit_test(test_abort_after),
-		cmocka_unit_test(test_abort_type_recv),
+		cmocka_unit_test(test_abort_type_recv_done),
+		cmocka_unit_test(test_abort_type_fetch),
 		cmocka_unit_test(test_abort_type_send),
 		cmocka_unit_test(test_hang),
 		cmocka_unit_test(test_slow),
+		cmocka_unit_test(test_burst),
 		cmocka_unit_test(test_lie_unknown_seq),
 		cmocka_unit_test(test_lie_duplicate),
 		cmocka_unit_test(test_lie_unknown_type),
@@ -530,7 +784,9 @@ int main(void)
 		cmocka_unit_test(test_lie_wrong_type),
 		cmocka_unit_test(test_lie_truncated),
 		cmocka_unit_test(test_lie_oversized),
-		cmocka_unit_test(test_lie_counts),
+		cmocka_unit_test(test_lie_item_counts),
+		cmocka_unit_test(test_lie_item_type),
+		cmocka_unit_test(test_lie_item_token),
 		cmocka_unit_test(test_lie_bogus_peer),
 		cmocka_unit_test(test_alloc_nth),
 		cmocka_unit_test(test_alloc_random),

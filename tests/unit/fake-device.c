@@ -5,7 +5,8 @@
  * of a SOCK_SEQPACKET pair (one packet per read() or write(), like the
  * device's whole-record batches); ATTACH on it succeeds. A thread plays
  * the module on the other end: it sends a batch, checks the engine's
- * answer byte for byte, settles the RECV, then sends SIGTERM. It prints
+ * answer (an ITEM lending the message before the SEND reply) byte for
+ * byte, settles the item and sends again, then sends SIGTERM. It prints
  * "fake: ok" if everything matched, and exits the process with status 3
  * otherwise.
  */
@@ -66,16 +67,12 @@ static void *kernel_thread(void *arg)
 		uint64_t dst;
 		char data[8];
 	} sd = { { .n_destinations = 1, .n_data = 2 }, 1, "hi" };
-	struct bus1_engine_recv rv = {
-		.msg_type = BUS1_INVALID, .max_transfers = 1, .max_data = 8,
-	};
-	struct bus1_engine_recv_done done = { 6, 1, 0 };
-	struct bus1_engine_peer_state st;
+	struct bus1_engine_recv_done done = { 1 };
 	struct bus1_transfer trr[2] = { { 0, 1 }, { 0, 1 } };
 	struct {
-		struct bus1_engine_recv_reply r;
+		struct bus1_engine_item i;
 		char data[8];
-	} rr = { { 0, 1, 1000, 0, 2 }, "hi" };
+	} it = { { 1, 0, 1, 1000, 0, 2 }, "hi" };
 	uint64_t zero = 0;
 	uint8_t *p;
 	size_t n = 0, m = 0;
@@ -89,19 +86,16 @@ static void *kernel_thread(void *arg)
 	n += rec(p + n, BUS1_ENGINE_SEND, 4, 1, 0, &sd, sizeof(sd.s) + 8 + 2);
 	/* a bad record in the middle is answered, not fatal */
 	n += rec(p + n, BUS1_ENGINE_RELEASE, 5, 1, 0, NULL, 0);
-	n += rec(p + n, BUS1_ENGINE_RECV, 6, 2, 0, &rv, sizeof(rv));
+	n += rec(p + n, BUS1_ENGINE_FETCH, 6, 2, 0, NULL, 0);
 
 	p = (uint8_t *)want;
 	m += rec(p + m, BUS1_ENGINE_PEER_NEW, 1, 1, 0, NULL, 0);
 	m += rec(p + m, BUS1_ENGINE_PEER_NEW, 2, 2, 0, NULL, 0);
 	m += rec(p + m, BUS1_ENGINE_TRANSFER, 3, 2, 0, trr, sizeof(trr));
-	st = (struct bus1_engine_peer_state){ 1, 0 };
-	m += rec(p + m, BUS1_ENGINE_PEER_STATE, 0, 2, 0, &st, sizeof(st));
+	m += rec(p + m, BUS1_ENGINE_ITEM, 0, 2, 0, &it, sizeof(it.i) + 2);
 	m += rec(p + m, BUS1_ENGINE_SEND, 4, 1, 0, &zero, 4);
 	m += rec(p + m, BUS1_ENGINE_RELEASE, 5, 1, -22, NULL, 0);
-	st.readable = 0;
-	m += rec(p + m, BUS1_ENGINE_PEER_STATE, 0, 2, 0, &st, sizeof(st));
-	m += rec(p + m, BUS1_ENGINE_RECV, 6, 2, 0, &rr, sizeof(rr.r) + 2);
+	m += rec(p + m, BUS1_ENGINE_FETCH, 6, 2, 0, NULL, 0);
 
 	if (write(fake_kernel_fd, in, n) != (ssize_t)n)
 		fail("write batch");
@@ -109,11 +103,15 @@ static void *kernel_thread(void *arg)
 	if (l != (ssize_t)m || memcmp(got, want, m))
 		fail("engine output differs");
 
+	/* received: the next message gets the next token */
 	n = rec((uint8_t *)in, BUS1_ENGINE_RECV_DONE, 7, 2, 0, &done, sizeof(done));
-	n += rec((uint8_t *)in + n, BUS1_ENGINE_RECV, 8, 2, 0, &rv, sizeof(rv));
+	n += rec((uint8_t *)in + n, BUS1_ENGINE_SEND, 8, 1, 0, &sd,
+		 sizeof(sd.s) + 8 + 2);
 	if (write(fake_kernel_fd, in, n) != (ssize_t)n)
 		fail("write settle");
-	m = rec((uint8_t *)want, BUS1_ENGINE_RECV, 8, 2, -11, NULL, 0);
+	it.i.token = 2;
+	m = rec((uint8_t *)want, BUS1_ENGINE_ITEM, 0, 2, 0, &it, sizeof(it.i) + 2);
+	m += rec((uint8_t *)want + m, BUS1_ENGINE_SEND, 8, 1, 0, &zero, 4);
 	l = read(fake_kernel_fd, got, sizeof(got));
 	if (l != (ssize_t)m || memcmp(got, want, m))
 		fail("engine output after settle differs");

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
- * Dispatch: the control protocol byte for byte, PEER_STATE before replies,
- * batches, idempotent seqs and malformed records.
+ * Dispatch: the control protocol byte for byte (RETRACT, ITEM and
+ * PEER_STATE records before replies), batches, idempotent seqs and
+ * malformed records.
  */
 
+#include <stdio.h>
 #include <string.h>
 #include "util.h"
 
@@ -49,19 +51,15 @@ static void add_send(Batch *b, uint64_t seq, uint64_t peer, uint64_t dst,
 	add(b, BUS1_ENGINE_SEND, seq, peer, &p, sizeof(p.s) + 8 + strlen(data));
 }
 
-static void add_recv(Batch *b, uint64_t seq, uint64_t peer)
+static void add_fetch(Batch *b, uint64_t seq, uint64_t peer)
 {
-	struct bus1_engine_recv p = {
-		.msg_type = BUS1_INVALID, .max_transfers = 4, .max_data = 64,
-	};
-
-	add(b, BUS1_ENGINE_RECV, seq, peer, &p, sizeof(p));
+	add(b, BUS1_ENGINE_FETCH, seq, peer, NULL, 0);
 }
 
 static void add_recv_done(Batch *b, uint64_t seq, uint64_t peer,
-			  uint64_t recv_seq, uint32_t commit)
+			  uint64_t token)
 {
-	struct bus1_engine_recv_done p = { recv_seq, commit, 0 };
+	struct bus1_engine_recv_done p = { token };
 
 	add(b, BUS1_ENGINE_RECV_DONE, seq, peer, &p, sizeof(p));
 }
@@ -85,6 +83,26 @@ static void want_state(Batch *b, uint64_t peer, uint32_t readable)
 	want(b, BUS1_ENGINE_PEER_STATE, 0, 0, peer, &p, sizeof(p));
 }
 
+static void want_item(Batch *b, uint64_t peer, uint64_t token, uint64_t type,
+		      uint64_t id, uint64_t account, const char *data)
+{
+	struct {
+		struct bus1_engine_item i;
+		char data[64];
+	} p = { { token, type, id, account, 0, data ? strlen(data) : 0 }, {} };
+
+	if (data)
+		memcpy(p.data, data, strlen(data));
+	want(b, BUS1_ENGINE_ITEM, 0, 0, peer, &p, sizeof(p.i) + p.i.n_data);
+}
+
+static void want_retract(Batch *b, uint64_t peer, uint64_t token)
+{
+	struct bus1_engine_retract p = { token };
+
+	want(b, BUS1_ENGINE_RETRACT, 0, 0, peer, &p, sizeof(p));
+}
+
 static void process(Engine *e, Outbuf *out, const Batch *in, const Batch *exp)
 {
 	outbuf_clear(out);
@@ -98,13 +116,10 @@ static void test_bytes(void **state)
 	Batch in = {}, exp = {};
 	Outbuf out = OUTBUF_NULL;
 	struct bus1_transfer tr[2];
-	struct bus1_engine_recv_reply rr;
-	struct {
-		struct bus1_engine_recv_reply r;
-		char data[8];
-	} rd;
-	uint64_t zero = 0;
+	uint64_t zero = 0, seq, token;
+	char data[8];
 	Engine *e;
+	int i;
 
 	(void)state;
 	assert_int_equal(engine_new(&e), 0);
@@ -118,70 +133,71 @@ static void test_bytes(void **state)
 	add_peer_new(&in, 2, 2);
 	add_create(&in, 3, 2, 1);
 	add_send(&in, 4, 1, ID(0), "hello");
-	add_recv(&in, 5, 2);
-	add_recv_done(&in, 6, 2, 5, 1);
-	add_recv(&in, 7, 2);
-	add_send(&in, 8, 1, ID(0), "a");
-	add_recv(&in, 9, 2);
-	add_recv_done(&in, 10, 2, 9, 0);
+	add_recv_done(&in, 5, 2, 1);
+	add_fetch(&in, 6, 2);
+	add_send(&in, 7, 1, ID(0), "a");
 
 	want(&exp, BUS1_ENGINE_PEER_NEW, 0, 2, 2, NULL, 0);
 	tr[0] = (struct bus1_transfer){ 0, ID(0) };
 	tr[1] = (struct bus1_transfer){ 0, ID(0) };
 	want(&exp, BUS1_ENGINE_TRANSFER, 0, 3, 2, tr, sizeof(tr));
-	/* the receiver's state change comes before the SEND reply */
-	want_state(&exp, 2, 1);
+	/* the item is lent before the SEND reply; nothing stays queued, so
+	 * no PEER_STATE */
+	want_item(&exp, 2, 1, BUS1_MESSAGE_TYPE_USER, ID(0), 1001, "hello");
 	want(&exp, BUS1_ENGINE_SEND, 0, 4, 1, &zero, 4);
-	/* lending the only item: unreadable, before the RECV reply */
-	want_state(&exp, 2, 0);
-	rd.r = (struct bus1_engine_recv_reply){ BUS1_MESSAGE_TYPE_USER, ID(0), 1001, 0, 5 };
-	memcpy(rd.data, "hello", 5);
-	want(&exp, BUS1_ENGINE_RECV, 0, 5, 2, &rd, sizeof(rd.r) + 5);
-	/* commit: nothing to report */
-	want(&exp, BUS1_ENGINE_RECV, -EAGAIN, 7, 2, NULL, 0);
-	want_state(&exp, 2, 1);
-	want(&exp, BUS1_ENGINE_SEND, 0, 8, 1, &zero, 4);
-	want_state(&exp, 2, 0);
-	rd.r.n_data = 1;
-	memcpy(rd.data, "a", 1);
-	want(&exp, BUS1_ENGINE_RECV, 0, 9, 2, &rd, sizeof(rd.r) + 1);
-	/* abort: readable again, no reply */
-	want_state(&exp, 2, 1);
+	/* RECV_DONE: nothing to write; FETCH with nothing queued: 0 */
+	want(&exp, BUS1_ENGINE_FETCH, 0, 6, 2, NULL, 0);
+	want_item(&exp, 2, 2, BUS1_MESSAGE_TYPE_USER, ID(0), 1001, "a");
+	want(&exp, BUS1_ENGINE_SEND, 0, 7, 1, &zero, 4);
 	process(e, &out, &in, &exp);
 
-	/* EMSGSIZE carries the needed sizes */
+	/* the window: 15 more fit behind token 2, the 16th is queued and
+	 * reported readable before its reply */
 	in.len = exp.len = 0;
-	{
-		struct bus1_engine_recv p = {
-			.msg_type = BUS1_INVALID, .max_transfers = 0, .max_data = 0,
-		};
-		add(&in, BUS1_ENGINE_RECV, 11, 2, &p, sizeof(p));
+	seq = 8;
+	for (i = 0; i < 16; ++i) {
+		snprintf(data, sizeof(data), "w%d", i);
+		add_send(&in, seq, 1, ID(0), data);
+		if (i < 15)
+			want_item(&exp, 2, 3 + i, BUS1_MESSAGE_TYPE_USER,
+				  ID(0), 1001, data);
+		else
+			want_state(&exp, 2, 1);
+		want(&exp, BUS1_ENGINE_SEND, 0, seq++, 1, &zero, 4);
 	}
-	rr = (struct bus1_engine_recv_reply){ BUS1_MESSAGE_TYPE_USER, ID(0), 1001, 0, 1 };
-	want(&exp, BUS1_ENGINE_RECV, -EMSGSIZE, 11, 2, &rr, sizeof(rr));
+	token = 3 + 14;
+	/* received up to the last token: the queued one is lent, then the
+	 * peer is reported unreadable */
+	add_recv_done(&in, seq++, 2, token);
+	want_item(&exp, 2, token + 1, BUS1_MESSAGE_TYPE_USER, ID(0), 1001,
+		  "w15");
+	want_state(&exp, 2, 0);
 	process(e, &out, &in, &exp);
 
-	/* a release's notifications come before its reply too */
+	/* releasing the node takes the lent item back first, then the
+	 * holder hears NODE_RELEASE, then the reply */
 	in.len = exp.len = 0;
 	{
 		struct {
 			struct bus1_engine_release r;
 			uint64_t id;
 		} p = { { 0, 1 }, ID(0) };
-		add(&in, BUS1_ENGINE_RELEASE, 12, 2, &p, sizeof(p));
+		add(&in, BUS1_ENGINE_RELEASE, seq, 2, &p, sizeof(p));
 	}
-	/* the queued message for the released node vanishes first, then
-	 * the holder is notified */
-	want_state(&exp, 2, 0);
-	want_state(&exp, 1, 1);
-	want(&exp, BUS1_ENGINE_RELEASE, 0, 12, 2, NULL, 0);
+	want_retract(&exp, 2, token + 1);
+	want_item(&exp, 1, 1, BUS1_MESSAGE_TYPE_NODE_RELEASE, ID(0),
+		  BUS1_INVALID, NULL);
+	want(&exp, BUS1_ENGINE_RELEASE, 0, seq++, 2, NULL, 0);
 	process(e, &out, &in, &exp);
-	assert_int_equal(engine_last_seq(e), 12);
+	assert_int_equal(engine_last_seq(e), seq - 1);
+	assert_int_equal(engine_counters(e)->items_lent, 19);
+	assert_int_equal(engine_counters(e)->items_received, 17);
+	assert_int_equal(engine_counters(e)->items_retracted, 1);
 
 	/* releasing a peer reports nothing for it, only for others */
 	in.len = exp.len = 0;
-	add(&in, BUS1_ENGINE_PEER_RELEASE, 13, 1, NULL, 0);
-	add(&in, BUS1_ENGINE_PEER_RELEASE, 14, 2, NULL, 0);
+	add(&in, BUS1_ENGINE_PEER_RELEASE, seq++, 1, NULL, 0);
+	add(&in, BUS1_ENGINE_PEER_RELEASE, seq++, 2, NULL, 0);
 	process(e, &out, &in, &exp);
 
 	outbuf_deinit(&out);
@@ -213,7 +229,7 @@ static void test_idempotent(void **state)
 	add_peer_new(&in, 10, 1);
 	add_send(&in, 5, 1, ID(1), "x");
 	add(&in, BUS1_ENGINE_PEER_RELEASE, 9, 1, NULL, 0);
-	add_recv_done(&in, 11, 1, 3, 1);
+	add_recv_done(&in, 11, 1, 3);
 	want(&exp, BUS1_ENGINE_TRANSFER, -EINVAL, 11, 1, NULL, 0);
 	want(&exp, BUS1_ENGINE_PEER_NEW, -EINVAL, 10, 1, NULL, 0);
 	want(&exp, BUS1_ENGINE_SEND, -EINVAL, 5, 1, NULL, 0);
@@ -248,7 +264,6 @@ static void test_malformed(void **state)
 	add_peer_new(&in, seq++, 1);
 	add_create(&in, seq++, 1, 1);
 	add_send(&in, seq++, 1, ID(1), "q");
-	add_recv(&in, seq++, 1);
 	outbuf_clear(&out);
 	assert_int_equal(engine_process(e, in.buf, in.len, &out), 0);
 	fp = engine_fingerprint(e);
@@ -286,7 +301,8 @@ static void test_malformed(void **state)
 			uint64_t data;
 		} p = { { .n_destinations = 1, .n_data = 3 }, ID(1), 0x636261 };
 		add(&in, BUS1_ENGINE_SEND, seq, 1, &p, sizeof(p));
-		want_state(&exp, 1, 1);
+		want_item(&exp, 1, 2, BUS1_MESSAGE_TYPE_USER, ID(0), 1001,
+			  "abc");
 		want(&exp, BUS1_ENGINE_SEND, 0, seq++, 1, (uint32_t[2]){}, 8);
 		p.s.n_data = 9;
 		add(&in, BUS1_ENGINE_SEND, seq, 1, &p, sizeof(p));
@@ -306,18 +322,11 @@ static void test_malformed(void **state)
 		add(&in, BUS1_ENGINE_SEND, seq, 1, &p, sizeof(p));
 		want(&exp, BUS1_ENGINE_SEND, -EINVAL, seq++, 1, NULL, 0);
 	}
-	/* RECV: reserved, unknown recv_flags, size */
-	{
-		struct bus1_engine_recv p = { .msg_type = BUS1_INVALID, .reserved = 1 };
-		add(&in, BUS1_ENGINE_RECV, seq, 1, &p, sizeof(p));
-		want(&exp, BUS1_ENGINE_RECV, -EINVAL, seq++, 1, NULL, 0);
-		p.reserved = 0;
-		p.recv_flags = 2;
-		add(&in, BUS1_ENGINE_RECV, seq, 1, &p, sizeof(p));
-		want(&exp, BUS1_ENGINE_RECV, -EINVAL, seq++, 1, NULL, 0);
-		add(&in, BUS1_ENGINE_RECV, seq, 1, &p, 40);
-		want(&exp, BUS1_ENGINE_RECV, -EINVAL, seq++, 1, NULL, 0);
-	}
+	/* FETCH with a payload, or for an unknown peer */
+	add(&in, BUS1_ENGINE_FETCH, seq, 1, "12345678", 8);
+	want(&exp, BUS1_ENGINE_FETCH, -EINVAL, seq++, 1, NULL, 0);
+	add_fetch(&in, seq, 9);
+	want(&exp, BUS1_ENGINE_FETCH, -EINVAL, seq++, 9, NULL, 0);
 	/* PEER_NEW of the wrong size */
 	add(&in, BUS1_ENGINE_PEER_NEW, seq, 3, NULL, 0);
 	want(&exp, BUS1_ENGINE_PEER_NEW, -EINVAL, seq++, 3, NULL, 0);
@@ -341,9 +350,9 @@ static void test_malformed(void **state)
 		add(&in, BUS1_ENGINE_PEER_STATE, seq++, 1, &p, sizeof(p));
 		add(&in, 99, seq++, 1, NULL, 0);
 	}
-	add_recv_done(&in, seq++, 1, 4, 2);
-	add_recv_done(&in, seq, 1, 4, 1);
-	hdr = (void *)((uint8_t *)in.buf + in.len - 48);
+	add(&in, BUS1_ENGINE_RECV_DONE, seq++, 1, (uint64_t[2]){ 2 }, 16);
+	add_recv_done(&in, seq, 1, 2);
+	hdr = (void *)((uint8_t *)in.buf + in.len - 40);
 	hdr->flags = 1;
 	++seq;
 	add(&in, BUS1_ENGINE_PEER_RELEASE, seq++, 1, "12345678", 8);
@@ -351,10 +360,11 @@ static void test_malformed(void **state)
 	/* nothing changed except the valid SEND's copy */
 	assert_int_not_equal(engine_fingerprint(e), fp);
 
-	/* the item lent by seq 4 is still lent: commit it now */
+	/* both items are still lent: commit them now */
 	in.len = exp.len = 0;
-	add_recv_done(&in, seq++, 1, 4, 1);
+	add_recv_done(&in, seq++, 1, 2);
 	process(e, &out, &in, &exp);
+	assert_int_equal(engine_counters(e)->items_received, 2);
 
 	/* an unframed record ends the batch */
 	in.len = exp.len = 0;

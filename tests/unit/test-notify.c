@@ -82,11 +82,13 @@ static void test_queued_for_released_node(void **state)
 	assert_int_equal(t_send(t, 1, 1, &h2, 0, NULL, "b"), 0);
 	assert_int_equal(t_release(t, 1, 0, 1, &hx), 0);
 	t_expect_empty(t, 3);
-	assert_int_equal(t->readable[2], 1);
+	assert_true(t_readable(t, 2));
 
 	/* the node goes: its queued messages vanish; the handle they
 	 * carried was the last one to x, so 3 hears HANDLE_RELEASE */
 	assert_int_equal(t_release(t, 2, 0, 1, &n2), 0);
+	/* both were lent: taken back before the reply */
+	assert_int_equal(t->n_retracts, 2);
 	t_assert_readable(t, 2, 0);
 	t_expect_notify(t, 3, BUS1_MESSAGE_TYPE_HANDLE_RELEASE, x);
 	t_expect_notify(t, 1, BUS1_MESSAGE_TYPE_NODE_RELEASE, h2);
@@ -165,20 +167,27 @@ static void test_release_drops_node_release(void **state)
 	node = t_node(t, 1, 2, &h1);
 	h2 = t_handle(t, 2, h1, 2);
 	assert_int_equal(t_release(t, 1, 0, 1, &node), 0);
-	assert_int_equal(t->readable[2], 1);
-	/* the ID is gone, so its notification is too */
+	assert_true(t_readable(t, 2));
+	/* the ID is gone, so its notification is too, although lent */
+	assert_int_equal(t_held(t, 2), 2);
 	assert_int_equal(t_release(t, 2, 0, 1, &h1), 0);
+	assert_int_equal(t->n_retracts, 1);
+	assert_int_equal(t_held(t, 2), 1);
 	t_expect_notify(t, 2, BUS1_MESSAGE_TYPE_NODE_RELEASE, h2);
 	assert_int_equal(t_release(t, 2, 0, 1, &h2), -EBADRQC);
 	t_expect_empty(t, 2);
 	t_expect_empty(t, 1);
 
-	/* dropping the only queued item makes the peer unreadable */
+	/* taking back the only item makes the peer unreadable: a RETRACT
+	 * before the reply, and no PEER_STATE, as nothing was queued */
 	node = t_node(t, 1, 2, &h1);
 	assert_int_equal(t_release(t, 1, 0, 1, &node), 0);
-	assert_int_equal(t->readable[2], 1);
+	assert_true(t_readable(t, 2));
+	assert_int_equal(t_held(t, 2), 1);
 	assert_int_equal(t_release(t, 2, 0, 1, &h1), 0);
-	assert_int_equal(t->n_states, 1);
+	assert_int_equal(t->n_retracts, 1);
+	assert_int_equal(t->n_states, 0);
+	assert_string_equal(t->order, "R2 ");
 	t_assert_readable(t, 2, 0);
 	t_free(t);
 }

@@ -245,8 +245,8 @@ static void test_enomem(void **state)
 			break;
 		assert_int_equal(r, -ENOMEM);
 		assert_int_equal(t_fp(f.t), fp);
-		assert_int_equal(f.t->readable[2], 0);
-		assert_int_equal(f.t->readable[3], 0);
+		assert_false(t_readable(f.t, 2));
+		assert_false(t_readable(f.t, 3));
 	}
 	assert_true(nth >= 9);
 	t_expect_user(f.t, 2, f.n2, "atomic", 2, NULL);

@@ -3,10 +3,20 @@
  * Test harness implementation; see util.h.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
+#include "core/bus.h"
+#include "core/peer.h"
+#include "core/recv.h"
 #include "util.h"
+
+enum {
+	T_PHASE_RETRACT = 1,
+	T_PHASE_ITEM,
+	T_PHASE_STATE,
+};
 
 static void t_log(void *userdata, int level, const char *message)
 {
@@ -25,18 +35,40 @@ T *t_new(void)
 	assert_int_equal(engine_new(&t->engine), 0);
 	engine_set_log(t->engine, t_log, t);
 	/* room for every test's output, so only the engine can run out */
-	assert_int_equal(outbuf_reserve(&t->out, 1 << 20), 0);
+	t_out_reset(t, 1 << 20);
 	return t;
+}
+
+static void t_drop_held(TPeer *p)
+{
+	while (p->n_held)
+		free(p->held[--p->n_held]);
+	p->held_bytes = 0;
 }
 
 T *t_free(T *t)
 {
+	size_t i;
+
 	if (!t)
 		return NULL;
 	engine_free(t->engine);
 	outbuf_deinit(&t->out);
+	for (i = 0; i < T_MAX_PEERS; ++i)
+		t_drop_held(&t->peers[i]);
 	free(t);
 	return NULL;
+}
+
+/*
+ * Give the engine an output buffer of @cap bytes (none if 0), so its
+ * output allocations can be part of an allocation-failure test.
+ */
+void t_out_reset(T *t, size_t cap)
+{
+	outbuf_deinit(&t->out);
+	if (cap)
+		assert_int_equal(outbuf_reserve(&t->out, cap), 0);
 }
 
 uint64_t t_fp(T *t)
@@ -60,14 +92,133 @@ size_t t_rec(void *buf, uint16_t type, uint64_t seq, uint64_t peer,
 	return size;
 }
 
+static TPeer *t_peer(T *t, uint64_t peer)
+{
+	assert_true(peer < T_MAX_PEERS);
+	return &t->peers[peer];
+}
+
+/* Per peer: RETRACT, then ITEM, then PEER_STATE, within one request. */
+static void t_phase(T *t, const struct bus1_engine_hdr *hdr, uint8_t phase,
+		    char letter)
+{
+	size_t n = strlen(t->order);
+
+	assert_true(hdr->peer < T_MAX_PEERS);
+	assert_true(t->phase[hdr->peer] <= phase);
+	t->phase[hdr->peer] = phase;
+	snprintf(t->order + n, sizeof(t->order) - n, "%c%llu ", letter,
+		 (unsigned long long)hdr->peer);
+}
+
+/* The module's checks of an ITEM record, then it holds the item. */
+static void t_take_item(T *t, const struct bus1_engine_hdr *hdr)
+{
+	const struct bus1_engine_item *item = (const void *)(hdr + 1);
+	const uint8_t *payload = (const void *)(item + 1);
+	uint64_t size, n;
+	TPeer *p;
+	TItem *held;
+
+	assert_int_equal(hdr->seq, 0);
+	assert_int_equal(hdr->error, 0);
+	assert_true(hdr->size >= sizeof(*hdr) + sizeof(*item));
+	p = t_peer(t, hdr->peer);
+	t_phase(t, hdr, T_PHASE_ITEM, 'I');
+
+	assert_true(item->n_transfers <= (hdr->size - sizeof(*hdr) -
+					  sizeof(*item)) / 8);
+	size = sizeof(*hdr) + sizeof(*item) + item->n_transfers * 8 +
+	       ((item->n_data + 7) & ~7ULL);
+	assert_true(item->n_data <= hdr->size);
+	assert_int_equal(hdr->size, size);
+	for (n = item->n_data; n % 8; ++n)
+		assert_int_equal(payload[item->n_transfers * 8 + n], 0);
+	switch (item->type) {
+	case BUS1_MESSAGE_TYPE_USER:
+		break;
+	case BUS1_MESSAGE_TYPE_NODE_RELEASE:
+	case BUS1_MESSAGE_TYPE_HANDLE_RELEASE:
+		assert_int_equal(item->account, BUS1_INVALID);
+		assert_int_equal(item->n_transfers, 0);
+		assert_int_equal(item->n_data, 0);
+		break;
+	default:
+		fail_msg("ITEM of unknown type %llu",
+			 (unsigned long long)item->type);
+	}
+	assert_true(item->token > p->last_token);
+	/* what the module accepts before one more */
+	assert_true(p->n_held < BUS1_ENGINE_MAX_LENT_ITEMS);
+	assert_true(p->held_bytes < BUS1_ENGINE_MAX_LENT_BYTES);
+
+	held = malloc(sizeof(*held) + size);
+	assert_non_null(held);
+	*held = (TItem){
+		.token = item->token,
+		.type = item->type,
+		.id = item->id,
+		.account = item->account,
+		.n_transfers = item->n_transfers,
+		.n_data = item->n_data,
+		.size = size,
+	};
+	memcpy(held->payload, payload, size - sizeof(*hdr) - sizeof(*item));
+	p->held[p->n_held++] = held;
+	p->held_bytes += size;
+	p->last_token = item->token;
+	++t->n_items;
+}
+
+/* RETRACT: only the peer's own requests take items back, and the module
+ * has settled all it received before any of them, so it holds the item. */
+static void t_take_retract(T *t, const struct bus1_engine_hdr *hdr)
+{
+	const struct bus1_engine_retract *r = (const void *)(hdr + 1);
+	TPeer *p;
+	size_t i;
+
+	assert_int_equal(hdr->size, sizeof(*hdr) + sizeof(*r));
+	assert_int_equal(hdr->seq, 0);
+	assert_int_equal(hdr->error, 0);
+	p = t_peer(t, hdr->peer);
+	t_phase(t, hdr, T_PHASE_RETRACT, 'R');
+	for (i = 0; i < p->n_held && p->held[i]->token != r->token; ++i)
+		;
+	assert_true(i < p->n_held);
+	p->held_bytes -= p->held[i]->size;
+	free(p->held[i]);
+	memmove(p->held + i, p->held + i + 1,
+		(p->n_held - i - 1) * sizeof(p->held[0]));
+	--p->n_held;
+	++t->n_retracts;
+}
+
+static void t_take_state(T *t, const struct bus1_engine_hdr *hdr)
+{
+	const struct bus1_engine_peer_state *state = (const void *)(hdr + 1);
+	TPeer *p;
+
+	assert_int_equal(hdr->size, sizeof(*hdr) + sizeof(*state));
+	assert_int_equal(hdr->seq, 0);
+	assert_int_equal(hdr->error, 0);
+	assert_true(state->readable <= 1);
+	assert_int_equal(state->reserved, 0);
+	p = t_peer(t, hdr->peer);
+	t_phase(t, hdr, T_PHASE_STATE, 'S');
+	assert_int_not_equal(p->state, state->readable);
+	p->state = state->readable;
+	++t->n_states;
+}
+
 /*
  * Process @records (one request, or a batch) and check the output like
  * the module would. Returns the number of replies seen; the last reply's
- * error and payload are kept in @t.
+ * error and payload are kept in @t. The order of records per peer is
+ * checked between replies, so a batch must not hold one-way records.
  */
 int t_raw(T *t, const void *records, size_t len)
 {
-	const struct bus1_engine_peer_state *state;
 	const struct bus1_engine_hdr *hdr;
 	void *buf;
 	size_t off = 0;
@@ -80,7 +231,9 @@ int t_raw(T *t, const void *records, size_t len)
 	assert_int_equal(engine_process(t->engine, buf, len, &t->out), 0);
 	free(buf);
 
-	t->n_states = 0;
+	t->n_states = t->n_items = t->n_retracts = 0;
+	t->order[0] = 0;
+	memset(t->phase, 0, sizeof(t->phase));
 	t->error = 1;
 	while (off < t->out.len) {
 		hdr = (const void *)(t->out.data + off);
@@ -89,35 +242,36 @@ int t_raw(T *t, const void *records, size_t len)
 		assert_true(hdr->size <= t->out.len - off);
 		assert_int_equal(hdr->flags, 0);
 		assert_int_equal(hdr->reserved, 0);
-		if (hdr->type == BUS1_ENGINE_PEER_STATE) {
-			assert_int_equal(hdr->size, sizeof(*hdr) + sizeof(*state));
-			assert_int_equal(hdr->seq, 0);
-			assert_int_equal(hdr->error, 0);
-			state = (const void *)(hdr + 1);
-			assert_true(state->readable <= 1);
-			assert_int_equal(state->reserved, 0);
-			assert_true(hdr->peer < T_MAX_PEERS);
-			assert_int_not_equal(t->readable[hdr->peer], state->readable);
-			t->readable[hdr->peer] = state->readable;
-			++t->n_states;
-		} else {
+		switch (hdr->type) {
+		case BUS1_ENGINE_PEER_STATE:
+			t_take_state(t, hdr);
+			break;
+		case BUS1_ENGINE_ITEM:
+			t_take_item(t, hdr);
+			break;
+		case BUS1_ENGINE_RETRACT:
+			t_take_retract(t, hdr);
+			break;
+		default:
 			assert_true(hdr->seq > 0);
 			assert_true(hdr->error <= 0);
-			if (hdr->error && hdr->type != BUS1_ENGINE_RECV)
+			if (hdr->error)
 				assert_int_equal(hdr->size, sizeof(*hdr));
 			t->error = hdr->error;
 			t->n_reply = hdr->size - sizeof(*hdr);
 			assert_true(t->n_reply <= sizeof(t->reply));
 			memcpy(t->reply, hdr + 1, t->n_reply);
+			memset(t->phase, 0, sizeof(t->phase));
 			++n_replies;
+			break;
 		}
 		off += hdr->size;
 	}
 	return n_replies;
 }
 
-static int t_request(T *t, uint16_t type, uint64_t peer, const void *payload,
-		     size_t n_payload, int want_reply)
+static int t_record(T *t, uint16_t type, uint64_t peer, const void *payload,
+		    size_t n_payload, int want_reply)
 {
 	const struct bus1_engine_hdr *hdr;
 	uint8_t *buf;
@@ -142,6 +296,36 @@ static int t_request(T *t, uint16_t type, uint64_t peer, const void *payload,
 	return want_reply ? t->error : 0;
 }
 
+void t_recv_done(T *t, uint64_t peer, uint64_t token)
+{
+	struct bus1_engine_recv_done p = { .token = token };
+
+	t_record(t, BUS1_ENGINE_RECV_DONE, peer, &p, sizeof(p), 0);
+}
+
+/* The RECV_DONE records the module queued go before any later request. */
+void t_settle(T *t)
+{
+	uint64_t peer, token;
+	size_t i;
+
+	for (i = 0; i < t->n_pending; ++i) {
+		peer = t->pending[i];
+		token = t->peers[peer].done;
+		t->peers[peer].done = 0;
+		if (token)
+			t_recv_done(t, peer, token);
+	}
+	t->n_pending = 0;
+}
+
+static int t_request(T *t, uint16_t type, uint64_t peer, const void *payload,
+		     size_t n_payload, int want_reply)
+{
+	t_settle(t);
+	return t_record(t, type, peer, payload, n_payload, want_reply);
+}
+
 int t_peer_new(T *t, uint64_t peer, uint32_t uid)
 {
 	struct bus1_engine_peer_new p = { .uid = uid, .pid = 1 };
@@ -149,9 +333,14 @@ int t_peer_new(T *t, uint64_t peer, uint32_t uid)
 	return t_request(t, BUS1_ENGINE_PEER_NEW, peer, &p, sizeof(p), 1);
 }
 
+/* The module forgets a released peer, and what it held of it. */
 void t_peer_release(T *t, uint64_t peer)
 {
+	TPeer *p = t_peer(t, peer);
+
 	t_request(t, BUS1_ENGINE_PEER_RELEASE, peer, NULL, 0, 0);
+	t_drop_held(p);
+	p->state = 0;
 }
 
 int t_transfer(T *t, uint64_t peer, uint64_t to, uint64_t flags, size_t n,
@@ -221,7 +410,8 @@ int t_send_full(T *t, uint64_t peer, uint64_t flags, uint64_t msg_flags,
 	q = (uint8_t *)(p + 1);
 	memcpy(q, dst, n_dst * 8);
 	memcpy(q + n_dst * 8, transfers, n_transfers * 16);
-	memcpy(q + n_dst * 8 + n_transfers * 16, data, n_data);
+	if (n_data)
+		memcpy(q + n_dst * 8 + n_transfers * 16, data, n_data);
 	r = t_request(t, BUS1_ENGINE_SEND, peer, p, size, 1);
 	free(p);
 	if (!r) {
@@ -247,75 +437,66 @@ int t_send(T *t, uint64_t peer, size_t n_dst, const uint64_t *dst,
 			   n_ids, transfers, data, data ? strlen(data) : 0);
 }
 
-void t_recv_done(T *t, uint64_t peer, uint64_t recv_seq, uint32_t commit)
+/* FETCH, whatever the module holds. Return: the reply's error. */
+int t_fetch(T *t, uint64_t peer)
 {
-	struct bus1_engine_recv_done p = { .recv_seq = recv_seq, .commit = commit };
+	int r;
 
-	t_request(t, BUS1_ENGINE_RECV_DONE, peer, &p, sizeof(p), 0);
+	r = t_request(t, BUS1_ENGINE_FETCH, peer, NULL, 0, 1);
+	assert_int_equal(t->n_reply, 0);
+	return r;
 }
 
-int t_recv_full(T *t, uint64_t peer, uint64_t flags, uint64_t msg_flags,
-		uint64_t msg_type, uint64_t max_transfers, uint64_t max_data,
-		uint32_t recv_flags, int settle, TRecv *r)
+/*
+ * RECV as the module serves it: FETCH if it holds nothing while the engine
+ * said readable, then take the head item, if any, and settle it as
+ * @settle says. Return: 0, -EAGAIN, or the FETCH's error.
+ */
+int t_recv_full(T *t, uint64_t peer, int settle, TRecv *r)
 {
-	struct bus1_engine_recv p = {
-		.flags = flags,
-		.msg_flags = msg_flags,
-		.msg_type = msg_type,
-		.max_transfers = max_transfers,
-		.max_data = max_data,
-		.recv_flags = recv_flags,
-	};
-	const struct bus1_engine_recv_reply *reply;
+	TPeer *p = t_peer(t, peer);
+	TItem *item;
 	TRecv dummy;
-	size_t n;
 	int err;
 
 	if (!r)
 		r = &dummy;
 	memset(r, 0, sizeof(*r));
-	err = t_request(t, BUS1_ENGINE_RECV, peer, &p, sizeof(p), 1);
-	r->seq = t->seq;
-	if (err && err != -EMSGSIZE) {
-		assert_int_equal(t->n_reply, 0);
-		return err;
+	if (!p->n_held && p->state) {
+		err = t_fetch(t, peer);
+		if (err)
+			return err;
 	}
+	if (!p->n_held)
+		return -EAGAIN;
 
-	assert_true(t->n_reply >= sizeof(*reply));
-	reply = (const void *)t->reply;
-	r->type = reply->type;
-	r->id = reply->id;
-	r->account = reply->account;
-	r->n_transfers = reply->n_transfers;
-	r->n_data = reply->n_data;
-	if (err) {
-		assert_int_equal(t->n_reply, sizeof(*reply));
-		return err;
-	}
+	item = p->held[0];
+	memmove(p->held, p->held + 1, --p->n_held * sizeof(p->held[0]));
+	p->held_bytes -= item->size;
+	r->token = item->token;
+	r->type = item->type;
+	r->id = item->id;
+	r->account = item->account;
+	r->n_transfers = item->n_transfers;
+	r->n_data = item->n_data;
+	memcpy(r->ids, item->payload,
+	       (item->n_transfers < T_MAX_ITEMS ? item->n_transfers :
+		T_MAX_ITEMS) * 8);
+	memcpy(r->data, item->payload + item->n_transfers * 8,
+	       item->n_data < sizeof(r->data) ? item->n_data : sizeof(r->data));
+	free(item);
 
-	assert_true(r->n_transfers <= max_transfers);
-	assert_true(r->n_data <= max_data);
-	assert_true(r->n_transfers <= T_MAX_ITEMS);
-	assert_true(r->n_data <= sizeof(r->data));
-	n = sizeof(*reply) + r->n_transfers * 8 + ((r->n_data + 7) & ~7ULL);
-	assert_int_equal(t->n_reply, n);
-	memcpy(r->ids, reply + 1, r->n_transfers * 8);
-	memcpy(r->data, (const uint8_t *)(reply + 1) + r->n_transfers * 8,
-	       r->n_data);
-	for (n = r->n_data; n % 8; ++n)
-		assert_int_equal(((const uint8_t *)(reply + 1))[r->n_transfers * 8 + n], 0);
-
+	if (!p->done)
+		t->pending[t->n_pending++] = peer;
+	p->done = r->token;
 	if (settle == T_COMMIT)
-		t_recv_done(t, peer, r->seq, 1);
-	else if (settle == T_ABORT)
-		t_recv_done(t, peer, r->seq, 0);
+		t_settle(t);
 	return 0;
 }
 
 int t_recv(T *t, uint64_t peer, TRecv *r)
 {
-	return t_recv_full(t, peer, 0, 0, BUS1_INVALID, T_MAX_ITEMS, 4096, 0,
-			   T_COMMIT, r);
+	return t_recv_full(t, peer, T_COMMIT, r);
 }
 
 /* Create a node in @owner and a handle to it in @holder. */
@@ -342,25 +523,60 @@ uint64_t t_handle(T *t, uint64_t from, uint64_t id, uint64_t to)
 	return dst.id;
 }
 
-/*
- * Whether a RECV would return an item now, without taking it: an
- * application with a short iovec gets EMSGSIZE if and only if an item is
- * queued, and nothing changes.
- */
-int t_probe(T *t, uint64_t peer)
+/* Whether the peer polls readable: the module holds an item, or the
+ * engine said it has queued items not lent. */
+bool t_readable(T *t, uint64_t peer)
 {
-	int r;
+	TPeer *p = t_peer(t, peer);
 
-	r = t_recv_full(t, peer, 0, 0, BUS1_INVALID, 0, 0,
-			BUS1_ENGINE_RECV_SHORT_IOVEC, T_LEND, NULL);
-	assert_true(r == -EMSGSIZE || r == -EAGAIN);
-	return r == -EMSGSIZE;
+	return p->n_held || p->state;
+}
+
+size_t t_held(T *t, uint64_t peer)
+{
+	return t_peer(t, peer)->n_held;
+}
+
+/*
+ * The module's view matches the engine: the last PEER_STATE is the
+ * engine's readable state; the engine's lent items are those received and
+ * not yet settled, then exactly those the module holds, in order; and,
+ * unless lending ever ran out of memory, the window is full whenever items
+ * stay queued.
+ */
+void t_check(T *t, uint64_t peer)
+{
+	Peer *ep = bus_find_peer(engine_bus(t->engine), peer);
+	TPeer *p = t_peer(t, peer);
+	RecvInfo info;
+	Item *item;
+	size_t i = 0;
+
+	if (!ep) {
+		assert_int_equal(p->n_held, 0);
+		assert_int_equal(p->state, 0);
+		return;
+	}
+	assert_int_equal(p->state, ep->n_queued > 0);
+	assert_true(ep->n_lent <= LEND_MAX_ITEMS);
+	TAILQ_FOREACH(item, &ep->lent, link) {
+		if (item->token <= p->done)
+			continue;
+		assert_true(i < p->n_held);
+		assert_int_equal(item->token, p->held[i]->token);
+		++i;
+	}
+	assert_int_equal(i, p->n_held);
+	if (ep->n_queued && !engine_counters(t->engine)->lend_failures) {
+		assert_null(recv_lendable(ep, &info));
+		assert_true(ep->n_lent > 0);
+	}
 }
 
 void t_assert_readable(T *t, uint64_t peer, int readable)
 {
-	assert_int_equal(t->readable[peer], readable);
-	assert_int_equal(t_probe(t, peer), readable);
+	assert_int_equal(t_readable(t, peer), readable);
+	t_check(t, peer);
 }
 
 void t_expect_user(T *t, uint64_t peer, uint64_t node, const char *data,
@@ -368,7 +584,7 @@ void t_expect_user(T *t, uint64_t peer, uint64_t node, const char *data,
 {
 	TRecv r;
 
-	assert_int_equal(t->readable[peer], 1);
+	assert_true(t_readable(t, peer));
 	assert_int_equal(t_recv(t, peer, &r), 0);
 	assert_int_equal(r.type, BUS1_MESSAGE_TYPE_USER);
 	assert_int_equal(r.id, node);
@@ -383,7 +599,7 @@ void t_expect_notify(T *t, uint64_t peer, uint64_t type, uint64_t id)
 {
 	TRecv r;
 
-	assert_int_equal(t->readable[peer], 1);
+	assert_true(t_readable(t, peer));
 	assert_int_equal(t_recv(t, peer, &r), 0);
 	assert_int_equal(r.type, type);
 	assert_int_equal(r.id, id);
@@ -394,8 +610,9 @@ void t_expect_notify(T *t, uint64_t peer, uint64_t type, uint64_t id)
 
 void t_expect_empty(T *t, uint64_t peer)
 {
-	assert_int_equal(t->readable[peer], 0);
+	assert_false(t_readable(t, peer));
 	assert_int_equal(t_recv(t, peer, NULL), -EAGAIN);
+	t_check(t, peer);
 }
 
 static _Thread_local long t_fail_counter;
@@ -411,6 +628,12 @@ void t_fail_alloc(long nth)
 {
 	t_fail_counter = nth;
 	core_alloc_set_fail_hook(t_fail_fn, NULL);
+}
+
+/* Whether the failure set up by t_fail_alloc() has happened. */
+bool t_fail_fired(void)
+{
+	return t_fail_counter < 0;
 }
 
 void t_fail_none(void)

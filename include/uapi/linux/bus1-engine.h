@@ -62,61 +62,82 @@
  * TRANSFER             k->e       bus1_engine_transfer     src[n], dst[n]
  * RELEASE              k->e       bus1_engine_release      none
  * SEND                 k->e       bus1_engine_send         errors[n]
- * RECV                 k->e       bus1_engine_recv         see below
+ * FETCH                k->e       none                     none
  * RECV_DONE            k->e       bus1_engine_recv_done    one-way
  * PEER_STATE           e->k       bus1_engine_peer_state   (asynchronous)
+ * ITEM                 e->k       bus1_engine_item         (asynchronous)
+ * RETRACT              e->k       bus1_engine_retract      (asynchronous)
  *
  * A reply carries hdr.error: 0 or a negative errno, which the module hands
  * to the application unchanged when it is one of the errnos bus1(7) and
  * this project document for the command (EINVAL, EBADRQC, EAGAIN,
  * EMSGSIZE, EDQUOT, ENOMEM, EBADF, EOPNOTSUPP, EPERM); any other value is
- * a lie and becomes EIO. A reply with hdr.error != 0 has no payload, except
- * RECV with -EMSGSIZE.
+ * a lie and becomes EIO. A reply with hdr.error != 0 has no payload.
  *
  * Each peer has at most one request in flight: the module serializes all
  * operations of one peer, and a peer's next request is queued only once the
  * previous one has been answered (or its engine is gone). PEER_RELEASE and
- * RECV_DONE are queued behind the request they follow. So the engine sees
+ * RECV_DONE are queued behind whatever the peer did before. So the engine sees
  * the requests of one peer in the order the peer made them, and sees
  * PEER_NEW first and PEER_RELEASE last.
+ *
+ * Items are lent ahead; RECV is served by the module
+ * ===================================================
+ *
+ * BUS1_CMD_RECV does not ask the engine. The engine lends the items at the
+ * head of a peer's queue to the module ahead of time, in ITEM records, and
+ * the module hands them to the application in order, from its own memory.
+ * Each ITEM carries a token, which the engine chooses per peer and which
+ * only grows. A lent item is out of the engine's queue but still owned
+ * (with its handles and its resource charge) by the engine until the
+ * module settles it: after the application received it, the module queues
+ * a RECV_DONE naming its token ("every item up to this token was
+ * received"). The module queues RECV_DONE without waking the engine: it
+ * is read together with whatever comes next (or after at most about 10 ms,
+ * when the module wakes the engine for it), and always before any later
+ * request of the peer, so the engine has settled every received item
+ * before it applies a later request of that peer (or of any peer whose
+ * request was queued later). A copy-out that fails (EFAULT) or a buffer
+ * too small (EMSGSIZE) leaves the item where it is, at the head; nothing
+ * is lost and nothing goes back to the engine. The module checks RECV's
+ * arguments itself: nonzero bus1_cmd_recv.flags or bus1_message.flags, or
+ * a bus1_message.type other than BUS1_INVALID, fail with EINVAL; iovecs
+ * holding fewer than bus1_message.n_data bytes, or an item with more
+ * handles or bytes than the application has room for, fail with EMSGSIZE
+ * and the item's counts written back (EAGAIN if nothing is queued).
+ *
+ * The engine chooses how much it lends: it should keep at least one item
+ * lent whenever the peer has one queued, and may lend more (a window)
+ * within the module's bound (see "Limits"). It writes the ITEM records a
+ * request made possible (a SEND queueing to a peer with room in its window,
+ * a RECV_DONE freeing room) no later than that request's reply, or for a
+ * one-way record, no later than the reply of the next request it reads.
+ *
+ * Only the peer's own requests can take a queued item away (releasing the
+ * handle a NODE_RELEASE is about, or the node a HANDLE_RELEASE is about).
+ * When such a request takes back a lent item, the engine writes a RETRACT
+ * naming its token before that request's reply; the module drops the item
+ * if it still holds it. Since RECV and the peer's requests are serialized
+ * in the module, a RECV cannot race with a RETRACT the engine had to send.
  *
  * Readable state and causality
  * ============================
  *
- * The module reports POLLIN on a peer from the state the engine last sent
- * for it in a PEER_STATE record; a new peer starts not readable. The engine
- * sends PEER_STATE whenever the answer to "would RECV return an item now"
- * changes for a peer. It must write the PEER_STATE records a request
- * caused no later than that request's reply: before it in the same write(),
- * or in an earlier write(). Then, when any ioctl returns, every peer it made
- * readable already polls readable, and causal order holds across side
- * channels (bus1(7), "Transactions are causally ordered").
+ * A peer polls readable (POLLIN) while the module holds a lent item for it,
+ * or while the engine last said, in a PEER_STATE record, that it holds
+ * queued items it has not lent ("readable"). A new peer holds nothing. The
+ * engine sends PEER_STATE whenever that answer changes, after the ITEM and
+ * RETRACT records and no later than the reply of the request that changed
+ * it. Then, when any ioctl returns, every peer it made readable already
+ * polls readable, and causal order holds across side channels (bus1(7),
+ * "Transactions are causally ordered").
  *
- * RECV: lend, then settle
- * =======================
- *
- * The module must never lose a message because copying it out to the
- * application failed (EFAULT), and the application may be killed while it
- * waits. So RECV does not remove the item: a successful RECV reply lends
- * the head of the queue to the module. The engine treats a lent item as no
- * longer queued for PEER_STATE purposes, but keeps it (with its handles and
- * its resource charge) until it is settled. After every RECV reply with
- * hdr.error == 0 the module queues exactly one RECV_DONE for that peer,
- * naming the RECV's seq: commit = 1 if the item reached the application
- * (the item is then gone), commit = 0 if not (copy-out failed, or the
- * caller was killed while waiting: the item goes back to the head of the
- * queue, unchanged, and PEER_STATE is sent if that makes the peer readable).
- * RECV_DONE is queued before the peer can issue its next request, so the
- * engine never sees a second RECV while an item is lent. With commit = 0
- * the module also marks the peer readable itself, at once: the item is
- * back at the head as soon as the engine reads the RECV_DONE, nothing of
- * that peer can overtake it, and poll() must not miss it in between. Any
- * PEER_STATE the loan caused came no later than the reply, so no stale
- * record can undo this. A peer released
- * with an item lent discards it like the rest of its queue.
- * The alternative, the module checking the application's buffers before
- * asking, cannot close the race with another thread unmapping them, and
- * does not cover the killed caller; a commit step does both.
+ * A RECV that finds no lent item while the engine said "readable" (its
+ * window was full when the items were queued, or lending failed for lack
+ * of memory) sends FETCH, a two-way request with no payload: the engine
+ * lends what it can, writes the ITEM records, then replies 0, or -ENOMEM
+ * if it holds queued items and could lend none of them. The module then
+ * serves the RECV from what it holds, or fails it with EAGAIN.
  *
  * Abandoned requests
  * ==================
@@ -126,8 +147,8 @@
  * engine still gets it and must answer it as usual; the module consumes the
  * reply, drops its payload and keeps the peer busy until then. The effect
  * of an abandoned request stands (nodes it created stay with the peer until
- * the peer is released), except RECV, which is settled with commit = 0, and
- * PEER_NEW, after which the module queues PEER_RELEASE at once.
+ * the peer is released), except PEER_NEW, after which the module queues
+ * PEER_RELEASE at once.
  *
  * Engine lifetime
  * ===============
@@ -172,7 +193,11 @@
  *   EINVAL   malformed record: hdr.size smaller than the header, not a
  *            multiple of 8, larger than max_record or than what is left of
  *            the buffer; nonzero flags or reserved fields; a type the engine
- *            may not send; seq 0 on a reply or nonzero on PEER_STATE.
+ *            may not send; seq 0 on a reply, nonzero on an asynchronous
+ *            record; an ITEM whose counts or size do not match, whose type
+ *            is unknown, or whose token does not grow.
+ *   ENOSPC   an ITEM beyond the bound of what the module holds per peer
+ *            (see "Limits"). Nothing is changed.
  *   ENOENT   hdr.seq names no request awaiting a reply (never sent,
  *            one-way, or already answered). Nothing is changed.
  *   EPROTO   the reply does not fit its request: another type or peer,
@@ -182,15 +207,12 @@
  *            request is completed with EIO for the application.
  *   EFAULT   the engine's own buffer could not be read.
  *
- * A rejected RECV reply is settled like a failed copy-out: the module
- * queues RECV_DONE with commit = 0 (the engine may have lent an item; one
- * naming no lent item is ignored by the engine) and marks the peer
- * readable.
  * None of these detaches the engine; the module never writes into an
  * application's memory beyond the buffers that application supplied, and
  * never trusts a length it has not bounded against the request.
- * A PEER_STATE for a peer that no longer exists (closed, or not yet
- * created) is accepted and ignored: it may cross a PEER_RELEASE.
+ * A PEER_STATE, ITEM or RETRACT for a peer that no longer exists (closed,
+ * or not yet created) is accepted and ignored: it may cross a
+ * PEER_RELEASE. So is a RETRACT naming a token the module does not hold.
  *
  * Limits
  * ======
@@ -216,7 +238,12 @@
  * file, so it is limited by RLIMIT_NOFILE per process, and all of it is
  * charged to the caller's memory cgroup (GFP_KERNEL_ACCOUNT). Everything
  * the bus itself keeps (queued messages, nodes, handles) lives in the
- * engine and is bounded by its per-UID quotas (EDQUOT).
+ * engine and is bounded by its per-UID quotas (EDQUOT). Lent items are the
+ * exception: the module holds them per peer, but accepts an ITEM only
+ * while the peer holds fewer than BUS1_ENGINE_MAX_LENT_ITEMS items and
+ * fewer than BUS1_ENGINE_MAX_LENT_BYTES bytes of them (so at most that plus
+ * one item of at most max_record bytes), charged to the engine's memory
+ * cgroup, since the engine's write() allocates them.
  */
 #ifndef _UAPI_LINUX_BUS1_ENGINE_H
 #define _UAPI_LINUX_BUS1_ENGINE_H
@@ -225,7 +252,11 @@
 #include <linux/types.h>
 #include <linux/bus1.h>
 
-#define BUS1_ENGINE_VERSION		1
+#define BUS1_ENGINE_VERSION		2
+
+/* What the module holds per peer at most before it refuses an ITEM. */
+#define BUS1_ENGINE_MAX_LENT_ITEMS	64
+#define BUS1_ENGINE_MAX_LENT_BYTES	(1U << 20)
 
 /**
  * struct bus1_engine_attach - argument of BUS1_ENGINE_IOCTL_ATTACH
@@ -260,9 +291,11 @@ struct bus1_engine_attach {
  * @BUS1_ENGINE_TRANSFER:	BUS1_CMD_TRANSFER.
  * @BUS1_ENGINE_RELEASE:	BUS1_CMD_RELEASE.
  * @BUS1_ENGINE_SEND:		BUS1_CMD_SEND.
- * @BUS1_ENGINE_RECV:		BUS1_CMD_RECV.
- * @BUS1_ENGINE_RECV_DONE:	settles a lent item (one-way).
+ * @BUS1_ENGINE_FETCH:		BUS1_CMD_RECV found nothing lent: lend now.
+ * @BUS1_ENGINE_RECV_DONE:	lent items were received (one-way).
  * @BUS1_ENGINE_PEER_STATE:	engine to kernel: a peer's readable state.
+ * @BUS1_ENGINE_ITEM:		engine to kernel: lends a queued item.
+ * @BUS1_ENGINE_RETRACT:	engine to kernel: takes a lent item back.
  */
 enum bus1_engine_type {
 	BUS1_ENGINE_PEER_NEW		= 1,
@@ -270,9 +303,11 @@ enum bus1_engine_type {
 	BUS1_ENGINE_TRANSFER		= 3,
 	BUS1_ENGINE_RELEASE		= 4,
 	BUS1_ENGINE_SEND		= 5,
-	BUS1_ENGINE_RECV		= 6,
+	BUS1_ENGINE_FETCH		= 6,
 	BUS1_ENGINE_RECV_DONE		= 7,
 	BUS1_ENGINE_PEER_STATE		= 16,
+	BUS1_ENGINE_ITEM		= 17,
+	BUS1_ENGINE_RETRACT		= 18,
 };
 
 /**
@@ -285,7 +320,7 @@ enum bus1_engine_type {
  * @error:	replies: 0 or a negative errno; everything else: 0.
  * @reserved:	must be 0.
  * @seq:	requests: the request's sequence number; replies: the seq of
- *		the request answered; PEER_STATE: 0.
+ *		the request answered; asynchronous records: 0.
  * @peer:	the peer the record concerns.
  */
 struct bus1_engine_hdr {
@@ -372,55 +407,27 @@ struct bus1_engine_send {
 	__u64 n_data;
 };
 
-/* bus1_engine_recv.recv_flags */
-#define BUS1_ENGINE_RECV_SHORT_IOVEC	(1U << 0)
-
 /**
- * struct bus1_engine_recv - payload of RECV
- * @flags:		bus1_cmd_recv.flags, unchecked by the module.
- * @msg_flags:		bus1_message.flags, unchecked.
- * @msg_type:		bus1_message.type, unchecked.
- * @max_transfers:	the application's transfer slots (its n_transfers).
- * @max_data:		the application's data space (its n_data, capped at
- *			max_data).
- * @recv_flags:		BUS1_ENGINE_RECV_SHORT_IOVEC: the iovecs hold fewer
- *			than the application's n_data bytes; the engine must
- *			answer EMSGSIZE (with the needed sizes) if an item is
- *			queued, EAGAIN if none.
- * @reserved:		0.
- *
- * Reply on success (an item is lent, see above): struct
- * bus1_engine_recv_reply, then n_transfers __u64 handle IDs (the receiver's
- * new handles, in the order the sender listed them), then n_data bytes of
- * payload (padded to 8). n_transfers <= @max_transfers, n_data <=
- * @max_data, or the reply is rejected.
- * Reply with -EMSGSIZE: struct bus1_engine_recv_reply alone, with
- * n_transfers and n_data set to what the head item needs; the module
- * writes both back to the application's bus1_message. Nothing is lent.
- * Other errors (-EAGAIN for an empty queue, -EINVAL): no payload.
- */
-struct bus1_engine_recv {
-	__u64 flags;
-	__u64 msg_flags;
-	__u64 msg_type;
-	__u64 max_transfers;
-	__u64 max_data;
-	__u32 recv_flags;
-	__u32 reserved;
-};
-
-/**
- * struct bus1_engine_recv_reply - fixed part of a RECV reply
+ * struct bus1_engine_item - payload of ITEM (engine to kernel)
+ * @token:		names the item in RECV_DONE and RETRACT; greater than
+ *			the token of every earlier ITEM of the peer.
  * @type:		enum bus1_message_type of the item.
  * @id:			bus1_metadata.id: the node the message arrived on,
  *			or the handle a NODE_RELEASE is about, or the node a
  *			HANDLE_RELEASE is about.
  * @account:		bus1_metadata.account: the sender's UID for user
  *			messages, BUS1_INVALID for notifications.
- * @n_transfers:	number of handle IDs that follow.
- * @n_data:		number of payload bytes that follow.
+ * @n_transfers:	number of handle IDs that follow, at most max_items;
+ *			0 for notifications.
+ * @n_data:		number of payload bytes that follow, at most
+ *			max_data; 0 for notifications.
+ *
+ * Followed by @n_transfers __u64 handle IDs (the receiver's new handles,
+ * in the order the sender listed them), then @n_data bytes of payload
+ * (padded with zeros to 8). hdr.size must be exactly that.
  */
-struct bus1_engine_recv_reply {
+struct bus1_engine_item {
+	__u64 token;
 	__u64 type;
 	__u64 id;
 	__u64 account;
@@ -429,20 +436,26 @@ struct bus1_engine_recv_reply {
 };
 
 /**
+ * struct bus1_engine_retract - payload of RETRACT (engine to kernel)
+ * @token:	the token of the lent item the engine takes back.
+ */
+struct bus1_engine_retract {
+	__u64 token;
+};
+
+/**
  * struct bus1_engine_recv_done - payload of RECV_DONE (one-way)
- * @recv_seq:	hdr.seq of the RECV whose lent item this settles.
- * @commit:	1: delivered, drop the item; 0: put it back at the head.
- * @reserved:	0.
+ * @token:	every item of the peer lent with a token up to this one was
+ *		received by the application: drop them.
  */
 struct bus1_engine_recv_done {
-	__u64 recv_seq;
-	__u32 commit;
-	__u32 reserved;
+	__u64 token;
 };
 
 /**
  * struct bus1_engine_peer_state - payload of PEER_STATE (engine to kernel)
- * @readable:	1 if a RECV on the peer would return an item now, else 0.
+ * @readable:	1 if the engine holds queued items of the peer that it has
+ *		not lent to the module, else 0.
  * @reserved:	0.
  */
 struct bus1_engine_peer_state {
@@ -464,9 +477,9 @@ _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_peer_new) == 8);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_transfer) == 24);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_release) == 16);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_send) == 48);
-_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_recv) == 48);
-_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_recv_reply) == 40);
-_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_recv_done) == 16);
+_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_item) == 48);
+_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_retract) == 8);
+_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_recv_done) == 8);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_peer_state) == 8);
 
 #undef _BUS1_ENGINE_ASSERT
