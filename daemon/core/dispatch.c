@@ -166,17 +166,28 @@ static int reserve(Engine *e, Outbuf *out, size_t n_reply)
 				   LEND_MAX_ITEMS * RETRACT_SIZE);
 }
 
-/* Append an asynchronous record of @size bytes; returns its payload. */
-static void *put_async(Outbuf *out, uint16_t type, uint64_t peer_id,
-		       size_t size)
+/*
+ * Append the first @n_head bytes (zeroed, header filled in) of an
+ * asynchronous record of @size bytes; the caller appends the rest. Returns
+ * its payload.
+ */
+static void *put_async_head(Outbuf *out, uint16_t type, uint64_t peer_id,
+			    size_t size, size_t n_head)
 {
 	struct bus1_engine_hdr *hdr;
 
-	hdr = outbuf_put(out, size);
+	hdr = outbuf_put(out, n_head);
 	hdr->size = size;
 	hdr->type = type;
 	hdr->peer = peer_id;
 	return hdr + 1;
+}
+
+/* Append an asynchronous record of @size bytes; returns its payload. */
+static void *put_async(Outbuf *out, uint16_t type, uint64_t peer_id,
+		       size_t size)
+{
+	return put_async_head(out, type, peer_id, size, size);
 }
 
 static void put_retracts(Engine *e, Outbuf *out, Peer *peer)
@@ -230,7 +241,9 @@ static void put_items(Engine *e, Outbuf *out, Peer *peer, size_t n_after)
 		}
 		queue_lend(peer, item);
 		e->counters.items_lent++;
-		p = put_async(out, BUS1_ENGINE_ITEM, peer->id, size);
+		/* The payload bytes are written once, not zeroed first. */
+		p = put_async_head(out, BUS1_ENGINE_ITEM, peer->id, size,
+				   size - align8(info.n_data));
 		p->token = item->token;
 		p->type = info.type;
 		p->id = info.id;
@@ -238,9 +251,7 @@ static void put_items(Engine *e, Outbuf *out, Peer *peer, size_t n_after)
 		p->n_transfers = info.n_transfers;
 		p->n_data = info.n_data;
 		recv_transfer_ids(&info, (uint64_t *)(p + 1));
-		if (info.n_data)
-			memcpy((uint64_t *)(p + 1) + info.n_transfers,
-			       info.data, info.n_data);
+		outbuf_put_bytes(out, info.data, info.n_data);
 	}
 }
 

@@ -60,3 +60,21 @@ void *outbuf_put(Outbuf *buf, size_t n)
 	buf->len += n;
 	return p;
 }
+
+/*
+ * Append @n bytes copied from @src, then zeros up to the next multiple of
+ * 8, within reserved space. Unlike outbuf_put(), the bytes are written
+ * once: payloads can be large.
+ */
+void outbuf_put_bytes(Outbuf *buf, const void *src, size_t n)
+{
+	size_t padded = (n + 7) & ~(size_t)7;
+	uint8_t *p;
+
+	assert(buf->cap - buf->len >= padded);
+	p = buf->data + buf->len;
+	if (n)
+		memcpy(p, src, n);
+	memset(p + n, 0, padded - n);
+	buf->len += padded;
+}

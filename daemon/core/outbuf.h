@@ -28,3 +28,4 @@ void outbuf_deinit(Outbuf *buf);
 void outbuf_clear(Outbuf *buf);
 int outbuf_reserve(Outbuf *buf, size_t n);
 void *outbuf_put(Outbuf *buf, size_t n);
+void outbuf_put_bytes(Outbuf *buf, const void *src, size_t n);
