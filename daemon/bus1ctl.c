@@ -202,6 +202,8 @@ static void show_engine(json_object *doc)
 	       " retracted, %" PRIu64 " times out of memory)\n",
 	       num(items, "lent"), num(items, "received"),
 	       num(items, "retracted"), num(items, "lend_failures"));
+	printf("data released:    %" PRIu64 " (large payloads kept by the module)\n",
+	       num(engine, "data_released"));
 }
 
 int main(int argc, char *argv[])

@@ -387,7 +387,10 @@ static void fault_corrupt_item(Fault *f, Outbuf *out, size_t off)
 
 	switch (f->corrupt) {
 	case FAULT_CORRUPT_COUNTS:
-		/* The size no longer matches the counts. */
+		/*
+		 * The size no longer matches the counts; for a payload by
+		 * reference, the reference's size no longer matches.
+		 */
 		item->n_data += 1ULL << 32;
 		break;
 	case FAULT_CORRUPT_ITEM_TYPE:

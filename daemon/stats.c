@@ -21,11 +21,13 @@
  *                 "errors": { "<ERRNO>": N, ... },
  *                 "batches", "batch_records", "batch_max",
  *                 "items": { "lent", "received", "retracted",
- *                            "lend_failures" } } }
+ *                            "lend_failures" },
+ *                 "data_released" } }
  *
  *   queued counts the items waiting in the engine, lent those lent to the
  *   kernel and not yet received; messages and message_bytes count the user
- *   messages among both. Keys added later come last, for readers that
+ *   messages among both. data_released counts the DATA_RELEASE records
+ *   written (large payloads the module kept). Keys added later come last, for readers that
  *   match the document as text.
  *
  *   SLOT = { "limit", "available", "claimed", "used" }: claimed is what
@@ -311,14 +313,15 @@ static void put_engine(FILE *f, const EngineCounters *c)
 	}
 	fprintf(f, "},\"batches\":%llu,\"batch_records\":%llu,\"batch_max\":%llu,"
 		"\"items\":{\"lent\":%llu,\"received\":%llu,\"retracted\":%llu,"
-		"\"lend_failures\":%llu}}",
+		"\"lend_failures\":%llu},\"data_released\":%llu}",
 		(unsigned long long)c->batches,
 		(unsigned long long)c->batch_records,
 		(unsigned long long)c->batch_max,
 		(unsigned long long)c->items_lent,
 		(unsigned long long)c->items_received,
 		(unsigned long long)c->items_retracted,
-		(unsigned long long)c->lend_failures);
+		(unsigned long long)c->lend_failures,
+		(unsigned long long)c->data_released);
 }
 
 /**

@@ -17,7 +17,7 @@
  * removes from the pending list while the engine is attached and readers
  * are serialized, so the batch cannot change underneath.
  *
- * write() takes replies, PEER_STATE, ITEM and RETRACT records. Everything the engine
+ * write() takes replies and the engine's asynchronous records. Everything the engine
  * writes is validated before it is acted on; a bad record fails only
  * itself (and, if it named a request, that request with EIO), never the
  * connection. Writers are serialized, so a request looked up in the tree
@@ -71,6 +71,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/bus1-engine.h>
+#include "data.h"
 #include "engine.h"
 #include "peer.h"
 #include "request.h"
@@ -419,6 +420,7 @@ static void bus1_engine_teardown(struct bus1_conn *conn, u64 expired)
 	}
 
 	bus1_peer_wake_all(gen);
+	bus1_data_drop_gen(gen);
 
 	spin_lock(&conn->lock);
 	conn->state = BUS1_CONN_NONE;
@@ -718,6 +720,12 @@ static int bus1_engine_peer_state(struct file *file,
 	return 0;
 }
 
+/* Whether an ITEM's payload is a data reference instead of bytes. */
+static bool bus1_engine_item_by_ref(const struct bus1_engine_item *it)
+{
+	return it->n_data >= BUS1_ENGINE_DATA_REF_MIN;
+}
+
 /* Whether an ITEM's counts, size and padding agree. */
 static bool bus1_engine_item_valid(const struct bus1_item *item)
 {
@@ -730,10 +738,26 @@ static bool bus1_engine_item_valid(const struct bus1_item *item)
 	if (it->type != BUS1_MESSAGE_TYPE_USER &&
 	    (it->n_transfers || it->n_data))
 		return false;
-	used = sizeof(*it) + it->n_transfers * sizeof(u64) + it->n_data;
+	used = sizeof(*it) + it->n_transfers * sizeof(u64) +
+	       (bus1_engine_item_by_ref(it) ? sizeof(u64) : it->n_data);
 	if (item->size != round_up(used, 8))
 		return false;
 	return !memchr_inv((u8 *)it + used, 0, item->size - used);
+}
+
+/* Take a reference on the data an ITEM names, if it names any. */
+static int bus1_engine_item_data(struct bus1_item *item, u64 gen)
+{
+	const u64 *ids = (const u64 *)item->data;
+	struct bus1_data *data;
+
+	if (!bus1_engine_item_by_ref(&item->it))
+		return 0;
+	data = bus1_data_find(ids[item->it.n_transfers], gen);
+	if (!data)
+		return -EINVAL;
+	item->ref_data = data;
+	return data->size == item->it.n_data ? 0 : -EINVAL;
 }
 
 static int bus1_engine_item(struct file *file,
@@ -757,6 +781,7 @@ static int bus1_engine_item(struct file *file,
 	if (!item)
 		return -ENOMEM;
 	item->size = size;
+	item->ref_data = NULL;
 	if (!copy_from_iter_full(&item->it, size, from)) {
 		r = -EFAULT;
 		goto err;
@@ -765,10 +790,13 @@ static int bus1_engine_item(struct file *file,
 		r = -EINVAL;
 		goto err;
 	}
+	r = bus1_engine_item_data(item, gen);
+	if (r)
+		goto err;
 	return bus1_peer_lend(hdr->peer, gen, item);
 
 err:
-	kvfree(item);
+	bus1_item_free(item);
 	return r;
 }
 
@@ -788,6 +816,25 @@ static int bus1_engine_retract(struct file *file,
 	if (r)
 		return r;
 	bus1_peer_retract(hdr->peer, gen, rt.token);
+	return 0;
+}
+
+static int bus1_engine_data_release(struct file *file,
+				    const struct bus1_engine_hdr *hdr,
+				    struct iov_iter *from)
+{
+	struct bus1_engine_data_release dr;
+	u64 gen;
+	int r;
+
+	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(dr))
+		return -EINVAL;
+	if (!copy_from_iter_full(&dr, sizeof(dr), from))
+		return -EFAULT;
+	r = bus1_engine_writer_gen(file, &gen);
+	if (r)
+		return r;
+	bus1_data_release(dr.ref, gen);
 	return 0;
 }
 
@@ -879,6 +926,9 @@ static ssize_t bus1_engine_record(struct file *file, struct iov_iter *from)
 		break;
 	case BUS1_ENGINE_RETRACT:
 		r = bus1_engine_retract(file, &hdr, from);
+		break;
+	case BUS1_ENGINE_DATA_RELEASE:
+		r = bus1_engine_data_release(file, &hdr, from);
 		break;
 	case BUS1_ENGINE_PEER_NEW:
 	case BUS1_ENGINE_TRANSFER:

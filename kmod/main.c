@@ -24,6 +24,7 @@
 #include <linux/bus1.h>
 #include <linux/bus1-engine.h>
 #include "debugfs.h"
+#include "data.h"
 #include "engine.h"
 #include "peer.h"
 
@@ -124,6 +125,7 @@ static void __exit bus1_exit(void)
 	bus1_debugfs_exit();
 	bus1_engine_exit();
 	bus1_peer_exit();
+	bus1_data_exit();
 }
 
 module_init(bus1_init);

@@ -51,7 +51,8 @@
  * bounded by its per-UID quotas; of them, the module holds only what the
  * engine lent: per peer fewer than BUS1_ENGINE_MAX_LENT_ITEMS items and
  * BUS1_ENGINE_MAX_LENT_BYTES bytes before the last one accepted, charged to
- * the engine's memory cgroup.
+ * the engine's memory cgroup; and the payloads kept by reference (see
+ * data.c), charged to their senders and counted by the engine's quotas.
  */
 
 #include <linux/build_bug.h>
@@ -72,6 +73,7 @@
 #include <linux/xarray.h>
 #include <linux/bus1.h>
 #include <linux/bus1-engine.h>
+#include "data.h"
 #include "engine.h"
 #include "peer.h"
 #include "request.h"
@@ -133,7 +135,7 @@ static void bus1_peer_free(struct kref *ref)
 
 	xa_erase(&bus1_peers, peer->id);
 	list_for_each_entry_safe(item, t, &peer->items, link)
-		kvfree(item);
+		bus1_item_free(item);
 	bus1_request_put(peer->release_req);
 	kfree(peer);
 }
@@ -318,6 +320,18 @@ void bus1_peer_set_readable(u64 id, u64 gen, bool readable)
 }
 
 /**
+ * bus1_item_free() - free a lent item
+ * @item:	the item, or NULL.
+ */
+void bus1_item_free(struct bus1_item *item)
+{
+	if (item) {
+		bus1_data_put(item->ref_data);
+		kvfree(item);
+	}
+}
+
+/**
  * bus1_peer_lend() - take an item the engine lent
  * @id:		the peer ID the engine named.
  * @gen:	the engine's generation.
@@ -358,7 +372,7 @@ int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item)
 	}
 	xa_unlock(&bus1_peers);
 
-	kvfree(item);
+	bus1_item_free(item);
 	return r;
 }
 
@@ -401,7 +415,7 @@ void bus1_peer_retract(u64 id, u64 gen, u64 token)
 	}
 	xa_unlock(&bus1_peers);
 
-	kvfree(found);
+	bus1_item_free(found);
 }
 
 /**
@@ -658,6 +672,24 @@ static int bus1_peer_gather(const struct bus1_message *msg, void *data)
 	return r;
 }
 
+/*
+ * Gather a SEND's payload: inline into the record at @inline_data, or, at
+ * BUS1_ENGINE_DATA_REF_MIN bytes and more, into a buffer the module keeps
+ * (@req->data), which the engine will know by reference.
+ */
+static int bus1_peer_send_data(struct bus1_peer *peer,
+			       struct bus1_request *req,
+			       const struct bus1_message *msg, u8 *inline_data)
+{
+	if (msg->n_data < BUS1_ENGINE_DATA_REF_MIN)
+		return bus1_peer_gather(msg, inline_data);
+
+	req->data = bus1_data_new(msg->n_data, peer->gen);
+	if (!req->data)
+		return -ENOMEM;
+	return bus1_peer_gather(msg, req->data->bytes);
+}
+
 static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 {
 	size_t n_dst, n_tr, size;
@@ -665,6 +697,7 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 	struct bus1_request *req;
 	struct bus1_cmd_send cmd;
 	struct bus1_message msg;
+	bool by_ref;
 	u8 *p;
 	int r;
 
@@ -679,9 +712,11 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 	if (msg.n_data > bus1_max_data)
 		return -EMSGSIZE;
 
+	by_ref = msg.n_data >= BUS1_ENGINE_DATA_REF_MIN;
 	n_dst = cmd.n_destinations * sizeof(u64);
 	n_tr = msg.n_transfers * sizeof(struct bus1_transfer);
-	size = sizeof(*s) + n_dst + n_tr + round_up(msg.n_data, 8);
+	size = sizeof(*s) + n_dst + n_tr +
+	       (by_ref ? sizeof(u64) : round_up(msg.n_data, 8));
 	r = bus1_peer_acquire(peer);
 	if (r)
 		return r;
@@ -705,8 +740,15 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 		r = -EFAULT;
 		goto unbusy;
 	}
-	r = bus1_peer_gather(&msg, p + n_dst + n_tr) ?:
+	r = bus1_peer_send_data(peer, req, &msg, p + n_dst + n_tr) ?:
 	    bus1_peer_probe(cmd.ptr_errors, cmd.n_destinations * sizeof(s32));
+	if (!r && req->data) {
+		r = bus1_data_publish(req->data);
+		if (!r) {
+			req->data_published = true;
+			*(u64 *)(p + n_dst + n_tr) = req->data->id;
+		}
+	}
 	if (r)
 		goto unbusy;
 
@@ -736,6 +778,7 @@ static int bus1_peer_deliver(const struct bus1_item *item,
 	const struct bus1_engine_item *it = &item->it;
 	const u64 *ids = (const u64 *)item->data;
 	struct bus1_transfer __user *ut;
+	const u8 *bytes;
 	struct bus1_transfer t = {};
 	struct bus1_metadata meta = {
 		.id = it->id,
@@ -749,8 +792,9 @@ static int bus1_peer_deliver(const struct bus1_item *item,
 		if (copy_to_user(ut + i, &t, sizeof(t)))
 			return -EFAULT;
 	}
-	if (it->n_data &&
-	    copy_to_iter(ids + it->n_transfers, it->n_data, iter) != it->n_data)
+	bytes = item->ref_data ? item->ref_data->bytes :
+		(const u8 *)(ids + it->n_transfers);
+	if (it->n_data && copy_to_iter(bytes, it->n_data, iter) != it->n_data)
 		return -EFAULT;
 	if (copy_to_user(u64_to_user_ptr(cmd->ptr_metadata), &meta,
 			 sizeof(meta)) ||
@@ -814,7 +858,7 @@ static void bus1_peer_consume(struct bus1_peer *peer, struct bus1_item *item,
 	bus1_peer_unlink(peer, item);
 	peer->recv_item = NULL;
 	spin_unlock(&peer->lock);
-	kvfree(item);
+	bus1_item_free(item);
 
 	/* Refused only if the engine is gone, which settles everything. */
 	bus1_engine_queue_quiet(done, peer->gen);

@@ -14,12 +14,15 @@ struct bus1_request;
  * struct bus1_item - an item the engine lent to the module for a peer
  * @link:	entry in the peer's list of lent items, oldest first.
  * @size:	size of @it and what follows, as the engine wrote it.
+ * @ref_data:	the payload, if it is kept by reference (a reference);
+ *		else the bytes follow the handle IDs in @data.
  * @it:		the ITEM payload: fixed part, then handle IDs, then data.
  * @data:	the handle IDs and payload bytes after @it.
  */
 struct bus1_item {
 	struct list_head link;
 	size_t size;
+	struct bus1_data *ref_data;
 	struct bus1_engine_item it;
 	u8 data[];
 };
@@ -28,6 +31,7 @@ extern const struct file_operations bus1_peer_fops;
 
 void bus1_peer_put(struct bus1_peer *peer);
 void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req);
+void bus1_item_free(struct bus1_item *item);
 int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item);
 void bus1_peer_retract(u64 id, u64 gen, u64 token);
 void bus1_peer_set_readable(u64 id, u64 gen, bool readable);

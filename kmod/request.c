@@ -28,6 +28,7 @@
 #include <linux/math.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include "data.h"
 #include "peer.h"
 #include "request.h"
 
@@ -77,6 +78,10 @@ static void bus1_request_free(struct kref *ref)
 {
 	struct bus1_request *req = container_of(ref, struct bus1_request, ref);
 
+	/* After an error reply (or none), the engine never owned it. */
+	if (req->data_published && req->error)
+		bus1_data_release(req->data->id, req->data->gen);
+	bus1_data_put(req->data);
 	kvfree(req->reply);
 	kvfree(req->rec);
 	if (req->peer)

@@ -10,6 +10,7 @@
 #include <linux/wait.h>
 #include <linux/bus1-engine.h>
 
+struct bus1_data;
 struct bus1_peer;
 
 /**
@@ -66,6 +67,10 @@ enum bus1_request_waiter {
  *			engine returned, -EIO for a rejected reply,
  *			-ETIMEDOUT if the engine did not answer it in time,
  *			or -ENOTCONN if the engine went away.
+ * @data:		SEND: the payload kept by reference (a reference), or
+ *			NULL.
+ * @data_published:	SEND: @data was published for the engine; it is the
+ *			engine's unless the request ends with an error.
  * @reply:		reply payload (kvmalloc'ed) or NULL; valid with @error.
  * @reply_size:		size of @reply in bytes.
  * @size:		size of @rec in bytes, a multiple of 8.
@@ -85,6 +90,8 @@ struct bus1_request {
 	unsigned long queued_at;
 	u64 n;
 	int error;
+	struct bus1_data *data;
+	bool data_published;
 	void *reply;
 	size_t reply_size;
 	size_t size;

@@ -2,6 +2,9 @@
 /*
  * Bus: peers by ID and the dirty set.
  *
+ * Payloads by reference that went unused wait on the released list for
+ * their DATA_RELEASE records, written by the same flush.
+ *
  * Queue operations mark their peer dirty; after each request the
  * dispatcher takes every dirty peer and writes what is due for it: its
  * RETRACT records, ITEM records for the room in its window, and PEER_STATE
@@ -12,7 +15,9 @@
  */
 
 #include <errno.h>
+#include "alloc.h"
 #include "bus.h"
+#include "message.h"
 #include "peer.h"
 
 int peer_compare(Peer *a, Peer *b)
@@ -29,15 +34,21 @@ void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N])
 	TAILQ_INIT(&bus->dirty);
 	bus->n_dirty = 0;
 	bus->n_retracted = 0;
+	TAILQ_INIT(&bus->released);
+	bus->n_released = 0;
 	acct_init(&bus->acct, maxima);
 }
 
 void bus_deinit(Bus *bus)
 {
+	Payload *payload;
 	Peer *peer;
 
 	while ((peer = RB_MIN(PeerTree, &bus->peers)))
 		bus_release_peer(bus, peer);
+	/* the module drops every reference when the engine goes */
+	while ((payload = bus_pop_released(bus)))
+		core_free(payload);
 	acct_deinit(&bus->acct);
 }
 
@@ -129,4 +140,26 @@ Peer *bus_pop_dirty(Bus *bus)
 		--bus->n_dirty;
 	}
 	return peer;
+}
+
+/*
+ * A payload by reference lost its last user: its DATA_RELEASE is due.
+ * Linking it cannot fail; the dispatcher writes the record and frees it.
+ */
+void bus_release_payload(Bus *bus, Payload *payload)
+{
+	TAILQ_INSERT_TAIL(&bus->released, payload, released_link);
+	++bus->n_released;
+}
+
+/* Take the payload that went unused first off the released list. */
+Payload *bus_pop_released(Bus *bus)
+{
+	Payload *payload = TAILQ_FIRST(&bus->released);
+
+	if (payload) {
+		TAILQ_REMOVE(&bus->released, payload, released_link);
+		--bus->n_released;
+	}
+	return payload;
 }

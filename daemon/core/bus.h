@@ -23,6 +23,9 @@ RB_PROTOTYPE(PeerTree, Peer, rb, peer_compare)
  *		last taken by bus_pop_dirty(), in the order they first changed
  * @n_dirty:	number of entries in @dirty
  * @n_retracted:	RETRACT records due, over all peers on @dirty
+ * @released:	payloads by reference no message uses any more, whose
+ *		DATA_RELEASE records are due, in the order they went unused
+ * @n_released:	number of entries in @released
  * @acct:	resource accounting of every peer's UID
  */
 struct Bus {
@@ -31,6 +34,8 @@ struct Bus {
 	TAILQ_HEAD(, Peer) dirty;
 	size_t n_dirty;
 	size_t n_retracted;
+	TAILQ_HEAD(, Payload) released;
+	size_t n_released;
 	Acct acct;
 };
 
@@ -43,6 +48,9 @@ void bus_release_peer(Bus *bus, Peer *peer);
 
 void bus_mark_dirty(Bus *bus, Peer *peer);
 Peer *bus_pop_dirty(Bus *bus);
+
+void bus_release_payload(Bus *bus, Payload *payload);
+Payload *bus_pop_released(Bus *bus);
 
 /* the bus inside an engine, for inspection and stats */
 Bus *engine_bus(Engine *engine);

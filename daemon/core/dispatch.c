@@ -31,6 +31,16 @@
  * reported readable, and the kernel sends FETCH when it runs out of lent
  * items.
  *
+ * Large payloads stay in the module: a SEND of at least
+ * BUS1_ENGINE_DATA_REF_MIN bytes carries a data reference instead, which
+ * the payload keeps and its ITEM records name. When the last message
+ * using it goes, the payload waits on the bus's released list. After
+ * every reply, and after the output of a one-way record, one DATA_RELEASE
+ * record per listed payload is written (a SEND's reference is the
+ * engine's only from its reply on), reserved best effort like an ITEM:
+ * what does not fit stays listed for the next record. Then the payload is
+ * freed.
+ *
  * Idempotency: the engine records the highest seq applied. A request with
  * a seq not above it is not applied again; it is logged and, if it has a
  * reply, answered with -EINVAL (the original outcome is not kept).
@@ -45,6 +55,7 @@
 #include "alloc.h"
 #include "bus.h"
 #include "engine.h"
+#include "message.h"
 #include "peer.h"
 #include "queue.h"
 #include "recv.h"
@@ -54,6 +65,8 @@
 	(sizeof(struct bus1_engine_hdr) + sizeof(struct bus1_engine_peer_state))
 #define RETRACT_SIZE \
 	(sizeof(struct bus1_engine_hdr) + sizeof(struct bus1_engine_retract))
+#define DATA_RELEASE_SIZE \
+	(sizeof(struct bus1_engine_hdr) + sizeof(struct bus1_engine_data_release))
 
 struct Engine {
 	Bus bus;
@@ -243,7 +256,7 @@ static void put_items(Engine *e, Outbuf *out, Peer *peer, size_t n_after)
 		e->counters.items_lent++;
 		/* The payload bytes are written once, not zeroed first. */
 		p = put_async_head(out, BUS1_ENGINE_ITEM, peer->id, size,
-				   size - align8(info.n_data));
+				   info.ref ? size : size - align8(info.n_data));
 		p->token = item->token;
 		p->type = info.type;
 		p->id = info.id;
@@ -251,14 +264,49 @@ static void put_items(Engine *e, Outbuf *out, Peer *peer, size_t n_after)
 		p->n_transfers = info.n_transfers;
 		p->n_data = info.n_data;
 		recv_transfer_ids(&info, (uint64_t *)(p + 1));
-		outbuf_put_bytes(out, info.data, info.n_data);
+		if (info.ref)
+			((uint64_t *)(p + 1))[info.n_transfers] = info.ref;
+		else
+			outbuf_put_bytes(out, info.data, info.n_data);
+	}
+}
+
+/* Write the DATA_RELEASE record of the first listed payload; free it. */
+static void put_data_release(Engine *e, Outbuf *out)
+{
+	struct bus1_engine_data_release *release;
+	Payload *payload = bus_pop_released(&e->bus);
+
+	release = put_async(out, BUS1_ENGINE_DATA_RELEASE, 0, DATA_RELEASE_SIZE);
+	release->ref = payload->ref;
+	core_free(payload);
+	e->counters.data_released++;
+}
+
+/*
+ * Write a DATA_RELEASE record for every payload on the released list, as
+ * far as memory allows. What cannot be written now stays listed for a
+ * later flush. Used after one-way records; before a reply, put_reply()
+ * writes them itself.
+ */
+static void put_data_releases(Engine *e, Outbuf *out)
+{
+	while (e->bus.n_released) {
+		if (outbuf_reserve(out, DATA_RELEASE_SIZE)) {
+			engine_log(e, LOG_WARNING,
+				   "no memory for DATA_RELEASE, %zu deferred",
+				   e->bus.n_released);
+			return;
+		}
+		put_data_release(e, out);
 	}
 }
 
 /*
  * Write what the records applied so far made due, peer by peer: RETRACT,
- * ITEM, then PEER_STATE if readable ("queued items not lent") changed.
- * @n_after bytes, for the reply, stay reserved.
+ * ITEM, then PEER_STATE if readable ("queued items not lent") changed;
+ * then the DATA_RELEASE records due. @n_after bytes, for the reply, stay
+ * reserved.
  */
 static void flush(Engine *e, Outbuf *out, size_t n_after)
 {
@@ -283,8 +331,25 @@ static void *put_reply(Engine *e, Outbuf *out, const Request *req,
 		       int error, size_t n_payload)
 {
 	struct bus1_engine_hdr *hdr;
+	size_t n_released;
 
 	flush(e, out, sizeof(*hdr) + n_payload);
+
+	/*
+	 * DATA_RELEASE records follow the reply: a SEND's own reference is
+	 * the engine's only from its reply on. They are reserved here, best
+	 * effort (what does not fit waits for a later flush), so that the
+	 * reply, which the caller fills in, does not move.
+	 */
+	n_released = e->bus.n_released;
+	while (n_released &&
+	       outbuf_reserve(out, sizeof(*hdr) + n_payload +
+				   n_released * DATA_RELEASE_SIZE))
+		n_released /= 2;
+	if (n_released < e->bus.n_released)
+		engine_log(e, LOG_WARNING,
+			   "no memory for DATA_RELEASE, %zu deferred",
+			   e->bus.n_released - n_released);
 
 	hdr = outbuf_put(out, sizeof(*hdr) + n_payload);
 	hdr->size = sizeof(*hdr) + n_payload;
@@ -295,6 +360,8 @@ static void *put_reply(Engine *e, Outbuf *out, const Request *req,
 				   -error : ENGINE_N_ERRNOS - 1]++;
 	hdr->seq = req->hdr->seq;
 	hdr->peer = req->hdr->peer;
+	while (n_released--)
+		put_data_release(e, out);
 	return hdr + 1;
 }
 
@@ -359,6 +426,7 @@ static int handle_peer_release(Engine *e, Outbuf *out, const Request *req)
 
 	bus_release_peer(&e->bus, req->peer);
 	flush(e, out, 0);
+	put_data_releases(e, out);
 	return 0;
 }
 
@@ -429,6 +497,7 @@ static int handle_send(Engine *e, Outbuf *out, const Request *req)
 	const uint64_t *destinations;
 	const uint8_t *data;
 	size_t left, n_reply, i;
+	uint64_t ref = 0;
 	int r;
 
 	if (req->n_payload < sizeof(*p))
@@ -440,15 +509,24 @@ static int handle_send(Engine *e, Outbuf *out, const Request *req)
 	if (p->n_transfers > left / sizeof(*transfers))
 		return reply_invalid(e, out, req, "transfer count");
 	left -= p->n_transfers * sizeof(*transfers);
-	if (p->n_data > left || align8(p->n_data) != left)
-		return reply_invalid(e, out, req, "payload size");
-
 	destinations = (const void *)(p + 1);
 	transfers = (const void *)(destinations + p->n_destinations);
 	data = (const void *)(transfers + p->n_transfers);
-	for (i = p->n_data; i < left; ++i)
-		if (data[i])
-			return reply_invalid(e, out, req, "nonzero padding");
+	if (p->n_data >= BUS1_ENGINE_DATA_REF_MIN) {
+		/* the bytes stay in the module: one data reference instead */
+		if (left != sizeof(ref))
+			return reply_invalid(e, out, req, "payload size");
+		memcpy(&ref, data, sizeof(ref));
+		if (!ref)
+			return reply_invalid(e, out, req, "data reference 0");
+	} else {
+		if (p->n_data > left || align8(p->n_data) != left)
+			return reply_invalid(e, out, req, "payload size");
+		for (i = p->n_data; i < left; ++i)
+			if (data[i])
+				return reply_invalid(e, out, req,
+						     "nonzero padding");
+	}
 	if (!req->peer)
 		return reply_invalid(e, out, req, "unknown peer");
 
@@ -458,7 +536,8 @@ static int handle_send(Engine *e, Outbuf *out, const Request *req)
 
 	r = quota_check(e, tx_send(req->peer, p->flags, p->msg_flags,
 				   p->msg_type, destinations, p->n_destinations,
-				   transfers, p->n_transfers, data, p->n_data));
+				   transfers, p->n_transfers, data, ref,
+				   p->n_data));
 	/* per-destination results are all 0: outbuf_put() zeroes them */
 	put_reply(e, out, req, r, r ? 0 : n_reply);
 	return 0;
@@ -517,6 +596,7 @@ static int handle_recv_done(Engine *e, Outbuf *out, const Request *req)
 			   (unsigned long long)req->hdr->peer,
 			   (unsigned long long)p->token);
 	flush(e, out, 0);
+	put_data_releases(e, out);
 	return 0;
 }
 

@@ -47,7 +47,7 @@ typedef void (*EngineQuotaFn)(void *userdata, const AcctFailure *failure);
  * engine_process() call. @items_lent counts ITEM records written,
  * @items_received the lent items RECV_DONE committed, @items_retracted the
  * RETRACT records written, @lend_failures the times lending stopped for
- * lack of memory.
+ * lack of memory, @data_released the DATA_RELEASE records written.
  */
 #define ENGINE_N_REQUEST_TYPES (BUS1_ENGINE_RECV_DONE + 1)
 #define ENGINE_N_ERRNOS 134
@@ -62,6 +62,7 @@ typedef struct EngineCounters {
 	uint64_t items_received;
 	uint64_t items_retracted;
 	uint64_t lend_failures;
+	uint64_t data_released;
 } EngineCounters;
 
 int engine_new(Engine **enginep);

@@ -2,8 +2,9 @@
 /*
  * State fingerprint: FNV-1a over peers (by ID), their ID counters,
  * namespaces (by ID), lent items (in order, with their tokens), queues (in
- * order) and pending retractions. Everything hashed
- * is a value, never an address, so equal states hash equally.
+ * order; a payload by reference as its data reference) and pending
+ * retractions, then the data references awaiting DATA_RELEASE. Everything
+ * hashed is a value, never an address, so equal states hash equally.
  */
 
 #include "bus.h"
@@ -36,7 +37,8 @@ static void fp_item(uint64_t *h, Item *item)
 	fp_u64(h, info.account);
 	fp_u64(h, info.n_transfers);
 	fp_u64(h, info.n_data);
-	for (i = 0; i < info.n_data; ++i)
+	fp_u64(h, info.ref);
+	for (i = 0; !info.ref && i < info.n_data; ++i)
 		fp_u64(h, ((const uint8_t *)info.data)[i]);
 	if (info.n_transfers <= 64) {
 		recv_transfer_ids(&info, ids);
@@ -96,9 +98,13 @@ uint64_t engine_fingerprint(Engine *engine)
 {
 	Bus *bus = engine_bus(engine);
 	uint64_t h = 0xcbf29ce484222325ULL;
+	Payload *payload;
 	Peer *peer;
 
 	RB_FOREACH(peer, PeerTree, &bus->peers)
 		fp_peer(&h, peer);
+	/* nothing for an empty list: an empty bus keeps the basis */
+	TAILQ_FOREACH(payload, &bus->released, released_link)
+		fp_u64(&h, payload->ref);
 	return h;
 }

@@ -8,14 +8,17 @@
  * some node); delivering it maps them in the receiver.
  */
 
+#include <assert.h>
 #include <string.h>
 #include "alloc.h"
+#include "bus.h"
 #include "handle.h"
 #include "message.h"
 #include "node.h"
 #include "queue.h"
 
-Payload *payload_new(uint64_t account, const void *data, size_t n_data)
+Payload *payload_new(Bus *bus, uint64_t account, const void *data,
+		     size_t n_data)
 {
 	Payload *payload;
 
@@ -27,17 +30,59 @@ Payload *payload_new(uint64_t account, const void *data, size_t n_data)
 		return NULL;
 
 	payload->n_refs = 1;
+	payload->bus = bus;
 	payload->account = account;
+	payload->ref = 0;
 	payload->n_data = n_data;
 	if (n_data)
 		memcpy(payload->data, data, n_data);
 	return payload;
 }
 
+/* A payload whose @n_data bytes the module keeps under @ref (nonzero). */
+Payload *payload_new_ref(Bus *bus, uint64_t account, uint64_t ref,
+			 size_t n_data)
+{
+	Payload *payload;
+
+	payload = core_malloc(sizeof(*payload));
+	if (!payload)
+		return NULL;
+
+	payload->n_refs = 1;
+	payload->bus = bus;
+	payload->account = account;
+	payload->ref = ref;
+	payload->n_data = n_data;
+	return payload;
+}
+
+/*
+ * Drop a reference. The last one frees an inline payload, and hands one
+ * by reference to the bus, which writes its DATA_RELEASE and frees it.
+ */
 Payload *payload_unref(Payload *payload)
 {
-	if (payload && !--payload->n_refs)
+	if (!payload || --payload->n_refs)
+		return NULL;
+	if (payload->ref)
+		bus_release_payload(payload->bus, payload);
+	else
 		core_free(payload);
+	return NULL;
+}
+
+/*
+ * Free a payload that no message ever used, without releasing its
+ * reference: after an error reply to the SEND, the module drops the bytes
+ * itself and the engine never owned the reference.
+ */
+Payload *payload_forget(Payload *payload)
+{
+	if (payload) {
+		assert(payload->n_refs == 1);
+		core_free(payload);
+	}
 	return NULL;
 }
 

@@ -12,14 +12,26 @@
 
 /**
  * struct Payload - data of one SEND, shared between its copies
- * @n_refs:	number of messages referring to it
+ * @n_refs:	number of messages (or a SEND being applied) referring to it
+ * @bus:	the bus it lives on
+ * @released_link:	link in Bus.released once unused, if @ref
  * @account:	sender's resource context (UID)
- * @n_data:	number of bytes in @data
- * @data:	the bytes
+ * @ref:	the module's data reference if the bytes stay in the module
+ *		(n_data >= BUS1_ENGINE_DATA_REF_MIN), else 0
+ * @n_data:	number of payload bytes
+ * @data:	the bytes if inline (@ref is 0), else empty
+ *
+ * A payload by reference outlives its last user: it moves to
+ * Bus.released, and is freed once a DATA_RELEASE record naming @ref has
+ * been written (see bus_put_released()), so the release can never be lost
+ * to an allocation failure.
  */
 struct Payload {
 	size_t n_refs;
+	Bus *bus;
+	TAILQ_ENTRY(Payload) released_link;
 	uint64_t account;
+	uint64_t ref;
 	size_t n_data;
 	uint8_t data[];
 };
@@ -45,8 +57,12 @@ struct Message {
 	Handle *handles[];
 };
 
-Payload *payload_new(uint64_t account, const void *data, size_t n_data);
+Payload *payload_new(Bus *bus, uint64_t account, const void *data,
+		     size_t n_data);
+Payload *payload_new_ref(Bus *bus, uint64_t account, uint64_t ref,
+			 size_t n_data);
 Payload *payload_unref(Payload *payload);
+Payload *payload_forget(Payload *payload);
 
 Message *message_new(size_t n_handles);
 Message *message_free(Message *message);

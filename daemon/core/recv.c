@@ -40,6 +40,7 @@ void recv_describe(Item *item, RecvInfo *info)
 		info->n_transfers = message->n_handles;
 		info->n_data = message->payload->n_data;
 		info->data = message->payload->data;
+		info->ref = message->payload->ref;
 		break;
 	case ITEM_NODE_RELEASE:
 		handle = core_container_of(item, Handle, notify);
@@ -66,11 +67,15 @@ void recv_transfer_ids(const RecvInfo *info, uint64_t *ids)
 		ids[i] = message->handles[i]->obj.id;
 }
 
-/* The size of the ITEM record describing @info, header included. */
+/*
+ * The size of the ITEM record describing @info, header included: a
+ * payload by reference takes one __u64, however large.
+ */
 uint64_t recv_record_size(const RecvInfo *info)
 {
 	return sizeof(struct bus1_engine_hdr) + sizeof(struct bus1_engine_item) +
-	       info->n_transfers * sizeof(uint64_t) + align8(info->n_data);
+	       info->n_transfers * sizeof(uint64_t) +
+	       (info->ref ? sizeof(uint64_t) : align8(info->n_data));
 }
 
 uint64_t recv_item_size(Item *item)

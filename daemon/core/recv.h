@@ -35,7 +35,8 @@ _Static_assert(LEND_MAX_BYTES <= BUS1_ENGINE_MAX_LENT_BYTES,
  * @account:		metadata.account
  * @n_transfers:	number of handle IDs
  * @n_data:		number of payload bytes
- * @data:		payload bytes
+ * @data:		payload bytes, if inline
+ * @ref:		the module's data reference instead of @data, or 0
  */
 typedef struct RecvInfo {
 	Item *item;
@@ -45,6 +46,7 @@ typedef struct RecvInfo {
 	uint64_t n_transfers;
 	uint64_t n_data;
 	const void *data;
+	uint64_t ref;
 } RecvInfo;
 
 void recv_describe(Item *item, RecvInfo *info);

@@ -149,7 +149,12 @@ typedef struct SendStage {
 	Payload *payload;
 } SendStage;
 
-static void send_stage_deinit(SendStage *stage, size_t n_transfers)
+/*
+ * Free what was staged. On success, @stage->payload only drops the SEND's
+ * own reference (a payload by reference that no message took is released);
+ * on error the engine never owned its reference, so it is forgotten.
+ */
+static void send_stage_deinit(SendStage *stage, size_t n_transfers, int r)
 {
 	size_t i, j;
 
@@ -162,13 +167,16 @@ static void send_stage_deinit(SendStage *stage, size_t n_transfers)
 	}
 	core_free(stage->messages);
 	core_free(stage->targets);
-	payload_unref(stage->payload);
+	if (r)
+		payload_forget(stage->payload);
+	else
+		payload_unref(stage->payload);
 }
 
 int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 	    const uint64_t *destinations, size_t n_destinations,
 	    const struct bus1_transfer *transfers, size_t n_transfers,
-	    const void *data, size_t n_data)
+	    const void *data, uint64_t ref, size_t n_data)
 {
 	const uint64_t amount[_QUOTA_N] = { 1, n_data };
 	SendStage stage = {};
@@ -190,8 +198,21 @@ int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 	for (i = 0; i < n_transfers; ++i)
 		if (!peer_lookup_handle(peer, transfers[i].id))
 			return -EBADRQC;
-	if (!n_destinations)
+
+	/*
+	 * The engine owns a data reference once it answers 0, even if no
+	 * message takes the payload (no destination, or all released), so
+	 * such a payload is staged first: its last unref releases it.
+	 */
+	if (ref) {
+		stage.payload = payload_new_ref(peer->bus, peer->uid, ref, n_data);
+		if (!stage.payload)
+			return -ENOMEM;
+	}
+	if (!n_destinations) {
+		send_stage_deinit(&stage, n_transfers, 0);
 		return 0;
+	}
 
 	stage.targets = core_calloc(n_transfers, sizeof(*stage.targets));
 	stage.messages = core_calloc(n_destinations, sizeof(*stage.messages));
@@ -229,7 +250,8 @@ int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 		}
 		r = -ENOMEM;
 		if (!stage.payload) {
-			stage.payload = payload_new(peer->uid, data, n_data);
+			stage.payload = payload_new(peer->bus, peer->uid,
+						    data, n_data);
 			if (!stage.payload)
 				goto error;
 		}
@@ -249,10 +271,10 @@ int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 		}
 	}
 
-	send_stage_deinit(&stage, n_transfers);
+	send_stage_deinit(&stage, n_transfers, 0);
 	return 0;
 
 error:
-	send_stage_deinit(&stage, n_transfers);
+	send_stage_deinit(&stage, n_transfers, r);
 	return r;
 }

@@ -5,6 +5,10 @@
  * The bus commands that change the object graph. Each validates
  * everything, then allocates everything, then applies with steps that
  * cannot fail: any error (including ENOMEM) leaves the bus unchanged.
+ *
+ * tx_send() takes the payload inline (@data, @ref 0) or as the module's
+ * data reference @ref (nonzero, @data unused); on success the engine owns
+ * @ref, on error it does not.
  */
 
 #include <linux/bus1.h>
@@ -17,4 +21,4 @@ int tx_release(Peer *peer, uint64_t flags, const uint64_t *ids, size_t n);
 int tx_send(Peer *peer, uint64_t flags, uint64_t msg_flags, uint64_t msg_type,
 	    const uint64_t *destinations, size_t n_destinations,
 	    const struct bus1_transfer *transfers, size_t n_transfers,
-	    const void *data, size_t n_data);
+	    const void *data, uint64_t ref, size_t n_data);

@@ -8,6 +8,12 @@
  * to the requesting peer, a recent one or one that does not exist), take
  * lent items back (RETRACT, of any token) and send PEER_STATE, so RECV is
  * served from what the fuzzer lent and FETCH is asked for.
+ * Workers also send and receive large payloads, which travel by data
+ * reference (protocol v3): the fuzzer keeps the references of the SENDs it
+ * answered with 0, lends items naming them (correct ones are accepted),
+ * names bad ones (0, never handed out, released, or with another n_data:
+ * EINVAL), and writes DATA_RELEASE of its own and of random references
+ * (always accepted, the latter ignored).
  * Checks: write() on the control device returns a byte count or EINVAL,
  * ENOSPC, ENOENT, EPROTO; a correct ITEM or RETRACT is accepted (ENOSPC
  * for an ITEM beyond the module's bound); a reply the module rejected
@@ -54,6 +60,18 @@ static uint64_t n_items, n_items_accepted, n_retracts, n_recv_done;
 /* Tokens only grow per peer; one counter for all peers is simplest. */
 static uint64_t last_token;
 static uint64_t recent_peers[8];
+
+/*
+ * Data references the fuzzer owns (from SENDs it answered with 0), and a
+ * few it released. Random references for "bad" records are above 32 bits
+ * or 0, never ones the module may have handed out to a SEND still waiting
+ * for its reply (the module publishes them before it asks).
+ */
+#define N_OWNED 64
+static struct { uint64_t ref, n_data; } owned[N_OWNED];
+static unsigned int n_owned;
+static uint64_t released_refs[16];
+static uint64_t n_data_releases, n_bad_refs, n_ref_items;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -112,6 +130,10 @@ static void worker(uint64_t seed)
 		int32_t e[2];
 		unsigned char canary[64];
 	} errs;
+	static struct {
+		unsigned char data[2 * BUS1_ENGINE_DATA_REF_MIN];
+		unsigned char canary[64];
+	} large;
 	struct bus1_metadata meta;
 	struct bus1_message msg;
 	struct iovec vec;
@@ -152,8 +174,15 @@ static void worker(uint64_t seed)
 		case 1:
 			memset(&errs, CANARY, sizeof(errs));
 			vec = (struct iovec){ "payload", 8 };
+			if (fuzz_below(3) == 0) {
+				/* large: by reference */
+				memset(large.data, 0x5a, sizeof(large.data));
+				vec = (struct iovec){
+					large.data, BUS1_ENGINE_DATA_REF_MIN +
+					fuzz_below(BUS1_ENGINE_DATA_REF_MIN) };
+			}
 			msg = (struct bus1_message){
-				.n_data = 8,
+				.n_data = vec.iov_len,
 				.n_data_vecs = 1,
 				.ptr_data_vecs = BUS1_FROM_PTR(&vec),
 			};
@@ -162,6 +191,26 @@ static void worker(uint64_t seed)
 			canary_check(errs.canary, sizeof(errs.canary), "errors");
 			break;
 		case 2:
+			/* room for a large payload */
+			memset(&large, CANARY, sizeof(large));
+			memset(&rt, CANARY, sizeof(rt));
+			vec = (struct iovec){ large.data, sizeof(large.data) };
+			msg = (struct bus1_message){
+				.type = BUS1_INVALID,
+				.n_transfers = 2,
+				.ptr_transfers = BUS1_FROM_PTR(rt.t),
+				.n_data = sizeof(large.data) - fuzz_below(2) *
+					  BUS1_ENGINE_DATA_REF_MIN,
+				.n_data_vecs = 1,
+				.ptr_data_vecs = BUS1_FROM_PTR(&vec),
+			};
+			r = bus1_cmd_recv(fd, &meta, &msg);
+			worker_check(r, "recv large");
+			canary_check(large.canary, sizeof(large.canary),
+				     "large data");
+			canary_check(&rt.t[2], sizeof(rt) - 2 * sizeof(rt.t[0]),
+				     "transfers");
+			break;
 		case 3:
 			memset(&in, CANARY, sizeof(in));
 			memset(&rt, CANARY, sizeof(rt));
@@ -327,17 +376,99 @@ static size_t mutate(void *buf, size_t n, size_t room)
 	return n;
 }
 
+/* Write a DATA_RELEASE of @ref; the module accepts every one. */
+static void data_release(int cfd, uint64_t ref)
+{
+	struct {
+		struct bus1_engine_hdr h;
+		struct bus1_engine_data_release d;
+	} dr = {
+		{ .size = sizeof(dr), .type = BUS1_ENGINE_DATA_RELEASE,
+		  .peer = 0 },
+		{ .ref = ref },
+	};
+
+	n_data_releases++;
+	if (do_write(cfd, &dr, sizeof(dr)) != sizeof(dr))
+		fail("DATA_RELEASE of %llu rejected", (unsigned long long)ref);
+}
+
+/* Release owned reference @i: DATA_RELEASE, then forget it. */
+static void release_owned(int cfd, unsigned int i)
+{
+	uint64_t ref = owned[i].ref;
+
+	owned[i] = owned[--n_owned];
+	data_release(cfd, ref);
+	released_refs[fuzz_below(16)] = ref;
+}
+
+/* The SEND @req was answered 0: its reference, if any, is ours now. */
+static void own_send_ref(int cfd, const struct bus1_engine_hdr *req)
+{
+	const struct bus1_engine_send *s = (const void *)(req + 1);
+	uint64_t ref;
+
+	if (req->type != BUS1_ENGINE_SEND ||
+	    req->size < sizeof(*req) + sizeof(*s) ||
+	    s->n_data < BUS1_ENGINE_DATA_REF_MIN)
+		return;
+	if (req->size != sizeof(*req) + sizeof(*s) +
+			 s->n_destinations * 8 + s->n_transfers * 16 + 8)
+		fail("large SEND of %u bytes for %llu destinations and %llu transfers",
+		     req->size, (unsigned long long)s->n_destinations,
+		     (unsigned long long)s->n_transfers);
+	ref = *(const uint64_t *)((const char *)req + req->size - 8);
+	if (!ref)
+		fail("SEND with data reference 0");
+	if (n_owned == N_OWNED)
+		release_owned(cfd, fuzz_below(N_OWNED));
+	owned[n_owned].ref = ref;
+	owned[n_owned].n_data = s->n_data;
+	n_owned++;
+}
+
+/* A reference the module must refuse in an ITEM of @n_data bytes. */
+static uint64_t bad_ref(uint64_t *n_data)
+{
+	uint64_t ref;
+
+	switch (fuzz_below(4)) {
+	case 0:
+		return 0;
+	case 1:
+		ref = released_refs[fuzz_below(16)];
+		for (unsigned int i = 0; ref && i < n_owned; i++)
+			if (owned[i].ref == ref)
+				ref = 0;
+		return ref;
+	case 2:
+		if (n_owned) {
+			/* ours, but of another size */
+			unsigned int i = fuzz_below(n_owned);
+
+			*n_data = owned[i].n_data + 1 + fuzz_below(100);
+			return owned[i].ref;
+		}
+		/* fall through */
+	default:
+		return fuzz_rand() | (1ULL << 32);
+	}
+}
+
 /*
  * A well-formed ITEM record for @peer in @buf: a user message with up to 4
  * handle IDs and 100 bytes (more than a worker has room for, sometimes), or
- * a notification. Returns its size.
+ * naming a large payload the fuzzer owns by reference, or a notification.
+ * Returns its size. With @bad, the data reference is one the module must
+ * refuse (the record is otherwise well formed).
  */
-static size_t make_item(void *buf, uint64_t peer)
+static size_t make_item(void *buf, uint64_t peer, bool bad)
 {
 	struct bus1_engine_hdr *h = buf;
 	struct bus1_engine_item *it = (void *)(h + 1);
 	uint64_t *ids = (void *)(it + 1);
-	uint64_t n_data;
+	uint64_t n_data, ref;
 
 	*it = (struct bus1_engine_item){
 		.token = ++last_token,
@@ -345,13 +476,31 @@ static size_t make_item(void *buf, uint64_t peer)
 		.id = fuzz_rand() | 1,
 		.account = BUS1_INVALID,
 	};
+	if (bad)
+		it->type = BUS1_MESSAGE_TYPE_USER;
 	if (it->type == BUS1_MESSAGE_TYPE_USER) {
 		it->account = fuzz_below(2000);
 		it->n_transfers = fuzz_below(5);
-		n_data = fuzz_below(101);
-		it->n_data = n_data;
 		for (uint64_t i = 0; i < it->n_transfers; i++)
 			ids[i] = fuzz_rand() | 1;
+		if (bad || (n_owned && fuzz_below(3) == 0)) {
+			unsigned int i = fuzz_below(n_owned ? n_owned : 1);
+
+			n_data = n_owned ? owned[i].n_data :
+				 BUS1_ENGINE_DATA_REF_MIN;
+			ref = bad ? bad_ref(&n_data) : owned[i].ref;
+			it->n_data = n_data;
+			ids[it->n_transfers] = ref;
+			*h = (struct bus1_engine_hdr){
+				.size = sizeof(*h) + sizeof(*it) +
+					it->n_transfers * 8 + 8,
+				.type = BUS1_ENGINE_ITEM,
+				.peer = peer,
+			};
+			return h->size;
+		}
+		n_data = fuzz_below(101);
+		it->n_data = n_data;
 		memset(ids + it->n_transfers, 0, (n_data + 7) & ~7ULL);
 		memset(ids + it->n_transfers, 0x42, n_data);
 	}
@@ -409,7 +558,31 @@ static void lend(int cfd, uint64_t peer, void *buf, size_t room)
 				     (unsigned long long)rt.t.token);
 			continue;
 		}
-		size = make_item(buf, to);
+		if (fuzz_below(8) == 0) {
+			/* ours (the module keeps lent items' bytes) or not */
+			if (n_owned && fuzz_below(2))
+				release_owned(cfd, fuzz_below(n_owned));
+			else
+				data_release(cfd, fuzz_below(2) ?
+					     released_refs[fuzz_below(16)] :
+					     fuzz_rand() | (1ULL << 32));
+			continue;
+		}
+		if (fuzz_below(8) == 0) {
+			size = make_item(buf, to, true);
+			n_items++;
+			n_bad_refs++;
+			r = do_write(cfd, buf, size);
+			if (r != -EINVAL)
+				fail("ITEM naming bad data reference %llu: %zd",
+				     (unsigned long long)((uint64_t *)buf)[
+					     (size - 8) / 8], r);
+			continue;
+		}
+		size = make_item(buf, to, false);
+		if (((struct bus1_engine_item *)((struct bus1_engine_hdr *)buf + 1))->n_data >=
+		    BUS1_ENGINE_DATA_REF_MIN)
+			n_ref_items++;
 		n_items++;
 		if (fuzz_below(4) == 0) {
 			m = mutate(buf, size, room);
@@ -519,6 +692,8 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 	else if (r != (ssize_t)n)
 		fail("correct reply to seq %llu type %u rejected: %zd",
 		     (unsigned long long)req->seq, req->type, r);
+	else if (!((struct bus1_engine_hdr *)buf)->error)
+		own_send_ref(cfd, req);
 }
 
 static int run_script(const char *arg)
@@ -642,6 +817,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)n_items_accepted,
 	       (unsigned long long)n_retracts,
 	       (unsigned long long)n_recv_done);
+	printf("fuzz-control: %llu ITEM records by data reference, %llu naming bad ones, %llu DATA_RELEASE\n",
+	       (unsigned long long)n_ref_items,
+	       (unsigned long long)n_bad_refs,
+	       (unsigned long long)n_data_releases);
 	fuzz_print_errnos("fuzz-control: control write results", write_errnos);
 	fuzz_print_errnos("fuzz-control: application results",
 			  shared->app_errnos);

@@ -4,8 +4,9 @@
  * protocol version 2): more items than the engine's window, items larger
  * than it, several threads receiving on one peer, a failed copy-out in the
  * middle of a window, a streaming sender in another process, and a peer
- * closed with items lent. Every message must arrive exactly once, intact
- * and in order.
+ * closed with items lent, and large payloads, which the module keeps by
+ * reference, multicast to several receivers. Every message must arrive
+ * exactly once, intact and in order.
  */
 
 #include <errno.h>
@@ -297,6 +298,63 @@ static void test_lend_close_with_items(void **state)
 	fx_deinit(&f);
 }
 
+/*
+ * One large payload (kept by the module, sent by reference) to three
+ * receivers; one of them closes without receiving. The others get it
+ * intact, and so does a receiver of a second send after that.
+ */
+static void test_lend_large_multicast(void **state)
+{
+	uint8_t *buf = malloc(BIG_SIZE);
+	int s = test_peer(), r[3];
+	uint64_t node[3], own, h[3];
+	int32_t errors[3];
+	unsigned int i;
+	uint32_t v;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(buf);
+	for (i = 0; i < 3; ++i) {
+		r[i] = test_peer();
+		test_node(r[i], -1, &node[i], &own);
+		h[i] = test_handle(r[i], s, own);
+	}
+	fill(buf, BIG_SIZE, 7);
+	{
+		struct iovec vec = { buf, BIG_SIZE };
+		struct bus1_message msg = {
+			.type = BUS1_MESSAGE_TYPE_USER,
+			.n_data = BIG_SIZE,
+			.n_data_vecs = 1,
+			.ptr_data_vecs = BUS1_FROM_PTR(&vec),
+		};
+
+		assert_int_equal(bus1_cmd_send(s, 3, h, errors, &msg), 0);
+	}
+	for (i = 0; i < 3; ++i)
+		assert_int_equal(errors[i], 0);
+	close(r[2]);
+	for (i = 0; i < 2; ++i) {
+		memset(buf, 0, BIG_SIZE);
+		n = recv_big(r[i], buf);
+		assert_int_equal(n, BIG_SIZE);
+		assert_true(check(buf, n, &v));
+		assert_int_equal(v, 7);
+		test_expect_empty(r[i]);
+	}
+	test_expect_notify(s, BUS1_MESSAGE_TYPE_NODE_RELEASE, h[2]);
+	assert_int_equal(send_numbered(s, h[0], 3, buf), 0);
+	n = recv_big(r[0], buf);
+	assert_int_equal(n, size_of(3));
+	assert_true(check(buf, n, &v));
+	assert_int_equal(v, 3);
+	close(r[0]);
+	close(r[1]);
+	close(s);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_lend_efault_mid_window),
 		cmocka_unit_test(test_lend_threads_share_peer),
 		cmocka_unit_test(test_lend_close_with_items),
+		cmocka_unit_test(test_lend_large_multicast),
 	};
 
 	return cmocka_run_group_tests(tests, test_setup_device, NULL);

@@ -20,6 +20,7 @@
 #include "util.h"
 
 #define BIG 8192
+#define LARGE (BUS1_ENGINE_DATA_REF_MIN + 100)
 
 /* Peers 1..3; what the setup built, for the operation to refer to. */
 typedef struct Ctx {
@@ -35,6 +36,7 @@ typedef void (*SetupFn)(T *t, Ctx *c);
 typedef int (*OpFn)(T *t, Ctx *c);
 
 static uint8_t big[BIG];
+static uint8_t large[LARGE];
 
 /*
  * Three peers, nodes with handles in each other, and messages lent with
@@ -106,6 +108,32 @@ static void setup_received(T *t, Ctx *c)
 	assert_memory_equal(r.data, "to 3", 4);
 }
 
+/*
+ * setup_bus(), then a large message (by reference) for peer 3, received
+ * with the one already there, neither settled: the RECV_DONE releases it.
+ */
+static void setup_large_received(T *t, Ctx *c)
+{
+	TRecv r;
+
+	setup_bus(t, c);
+	assert_int_equal(t_send_full(t, 1, 0, 0, BUS1_MESSAGE_TYPE_USER, 1,
+				     &c->h3_in1, 0, NULL, large, LARGE), 0);
+	assert_int_equal(t_recv_full(t, 3, T_DEFER, &r), 0);
+	assert_int_equal(t_recv_full(t, 3, T_DEFER, &r), 0);
+	assert_int_equal(r.n_data, LARGE);
+	assert_int_not_equal(r.ref, 0);
+}
+
+/* setup_bus(), then a large message lent to peer 3, on node3. */
+static void setup_large_lent(T *t, Ctx *c)
+{
+	setup_bus(t, c);
+	assert_int_equal(t_send_full(t, 1, 0, 0, BUS1_MESSAGE_TYPE_USER, 1,
+				     &c->h3_in1, 0, NULL, large, LARGE), 0);
+	assert_int_equal(t_held(t, 3), 2);
+}
+
 /* What the module does for peers it was told are readable: FETCH. */
 static void lend_all(T *t)
 {
@@ -160,6 +188,26 @@ static int op_send_big(T *t, Ctx *c)
 {
 	return t_send_full(t, 2, 0, 0, BUS1_MESSAGE_TYPE_USER, 1, &c->h3_in2,
 			   0, NULL, big, BIG);
+}
+
+/* A large multicast, by reference, carrying a handle. */
+static int op_send_large(T *t, Ctx *c)
+{
+	uint64_t dst[2] = { c->h2_in1, c->h3_in1 };
+	struct bus1_transfer transfer = { 0, c->h2_in1 };
+
+	t->reuse_dropped_ref = true;
+	return t_send_full(t, 1, 0, 0, BUS1_MESSAGE_TYPE_USER, 2, dst, 1,
+			   &transfer, large, LARGE);
+}
+
+/* A large SEND that queues nothing: released after its reply. */
+static int op_send_large_nowhere(T *t, Ctx *c)
+{
+	(void)c;
+	t->reuse_dropped_ref = true;
+	return t_send_full(t, 1, 0, 0, BUS1_MESSAGE_TYPE_USER, 0, NULL, 0,
+			   NULL, large, LARGE);
 }
 
 static int op_fetch(T *t, Ctx *c)
@@ -317,6 +365,8 @@ static void test_send(void **state)
 	(void)state;
 	assert_true(sweep(setup_bus, op_send_multicast) >= 3);
 	assert_true(sweep(setup_bus, op_send_big) >= 3);
+	assert_true(sweep(setup_bus, op_send_large) >= 3);
+	assert_true(sweep(setup_bus, op_send_large_nowhere) >= 1);
 }
 
 static void test_fetch(void **state)
@@ -332,6 +382,8 @@ static void test_release(void **state)
 	sweep(setup_bus, op_release_node);
 	sweep(setup_bus, op_release_handles);
 	sweep(setup_bus, op_release_retract);
+	/* the large message goes with node3: RETRACT, reply, DATA_RELEASE */
+	sweep(setup_large_lent, op_release_retract);
 }
 
 static void test_one_way(void **state)
@@ -340,11 +392,15 @@ static void test_one_way(void **state)
 	sweep_one_way(setup_bus, op_peer_release, false);
 	sweep_one_way(setup_received, op_peer_release_lent, false);
 	sweep_one_way(setup_received, op_recv_done, true);
+	sweep_one_way(setup_large_received, op_recv_done, false);
+	sweep_one_way(setup_large_received, op_peer_release_lent, false);
+	sweep_one_way(setup_large_lent, op_peer_release_lent, false);
 }
 
 int main(void)
 {
 	memset(big, 'b', sizeof(big));
+	memset(large, 'l', sizeof(large));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peer_new),
 		cmocka_unit_test(test_transfer),

@@ -157,49 +157,74 @@ static void test_window_items(void **state)
 }
 
 /*
- * The window holds LEND_MAX_BYTES of ITEM records, but always one item,
- * however large.
+ * The window holds LEND_MAX_BYTES of ITEM records. Inline payloads are
+ * smaller than BUS1_ENGINE_DATA_REF_MIN, so the bytes bound how many are
+ * lent; a payload by reference takes 8 bytes of its ITEM record however
+ * large it is, so only the count bounds those.
  */
 static void test_window_bytes(void **state)
 {
-	const size_t big = LEND_MAX_BYTES / 2 - 4096;
+	const size_t n = BUS1_ENGINE_DATA_REF_MIN - 8;
+	const size_t rec = sizeof(struct bus1_engine_hdr) +
+			   sizeof(struct bus1_engine_item) + n;
+	const size_t fit = LEND_MAX_BYTES / rec;
+	const size_t large = 4 * BUS1_ENGINE_DATA_REF_MIN;
 	Fixture f = setup();
 	uint8_t *data;
 	TRecv r;
-	int i;
+	size_t i;
 
 	(void)state;
-	data = malloc(LEND_MAX_BYTES + 1);
+	assert_true(fit > 1 && fit < LEND_MAX_ITEMS);
+	data = malloc(large);
 	assert_non_null(data);
-	memset(data, 'b', LEND_MAX_BYTES + 1);
-	/* larger than the window alone: lent, as nothing else is */
-	assert_int_equal(t_send_full(f.t, 1, 0, 0, BUS1_MESSAGE_TYPE_USER, 1,
-				     &f.handle, 0, NULL, data,
-				     LEND_MAX_BYTES + 1), 0);
-	assert_int_equal(t_held(f.t, 2), 1);
-	/* two halves fit behind nothing, not behind it */
-	for (i = 0; i < 3; ++i)
+	memset(data, 'b', large);
+	for (i = 0; i < fit + 2; ++i)
 		assert_int_equal(t_send_full(f.t, 1, 0, 0,
 					     BUS1_MESSAGE_TYPE_USER, 1,
-					     &f.handle, 0, NULL, data, big),
-				 0);
-	assert_int_equal(t_held(f.t, 2), 1);
-	assert_int_equal(f.t->peers[2].state, 1);
-	t_check(f.t, 2);
-
-	assert_int_equal(t_recv(f.t, 2, &r), 0);
-	assert_int_equal(r.n_data, LEND_MAX_BYTES + 1);
-	/* its RECV_DONE lends two halves; the third waits */
-	assert_int_equal(f.t->n_items, 2);
-	assert_int_equal(t_held(f.t, 2), 2);
+					     &f.handle, 0, NULL, data, n), 0);
+	assert_int_equal(t_held(f.t, 2), fit);
 	assert_int_equal(f.t->peers[2].state, 1);
 	assert_true(engine_peer(f.t, 2)->lent_bytes <= LEND_MAX_BYTES);
 	t_check(f.t, 2);
-	for (i = 0; i < 3; ++i) {
+
+	/* its RECV_DONE lends one more; the last waits */
+	assert_int_equal(t_recv(f.t, 2, &r), 0);
+	assert_int_equal(r.n_data, n);
+	assert_int_equal(r.ref, 0);
+	assert_int_equal(f.t->n_items, 1);
+	assert_int_equal(t_held(f.t, 2), fit);
+	assert_int_equal(f.t->peers[2].state, 1);
+	t_check(f.t, 2);
+	for (i = 0; i < fit + 1; ++i) {
 		assert_int_equal(t_recv(f.t, 2, &r), 0);
-		assert_int_equal(r.n_data, big);
+		assert_int_equal(r.n_data, n);
 	}
 	t_expect_empty(f.t, 2);
+
+	/* by reference: the item count is the bound */
+	for (i = 0; i < LEND_MAX_ITEMS + 2; ++i) {
+		data[0] = 'A' + i;
+		assert_int_equal(t_send_full(f.t, 1, 0, 0,
+					     BUS1_MESSAGE_TYPE_USER, 1,
+					     &f.handle, 0, NULL, data, large),
+				 0);
+	}
+	assert_int_equal(t_held(f.t, 2), LEND_MAX_ITEMS);
+	assert_int_equal(f.t->peers[2].state, 1);
+	assert_int_equal(engine_peer(f.t, 2)->lent_bytes,
+			 LEND_MAX_ITEMS * (sizeof(struct bus1_engine_hdr) +
+					   sizeof(struct bus1_engine_item) + 8));
+	assert_int_equal(t_refs_owned(f.t), LEND_MAX_ITEMS + 2);
+	t_check(f.t, 2);
+	for (i = 0; i < LEND_MAX_ITEMS + 2; ++i) {
+		data[0] = 'A' + i;
+		t_expect_big(f.t, 2, f.node, data, large);
+		/* settled at once: its reference is released */
+		assert_int_equal(t_refs_owned(f.t), LEND_MAX_ITEMS + 1 - i);
+	}
+	t_expect_empty(f.t, 2);
+	assert_int_equal(f.t->n_data_releases, LEND_MAX_ITEMS + 2);
 	free(data);
 	t_free(f.t);
 }

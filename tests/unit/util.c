@@ -8,6 +8,7 @@
 #include <string.h>
 #include "core/alloc.h"
 #include "core/bus.h"
+#include "core/message.h"
 #include "core/peer.h"
 #include "core/recv.h"
 #include "util.h"
@@ -39,11 +40,137 @@ T *t_new(void)
 	return t;
 }
 
-static void t_drop_held(TPeer *p)
+/* FNV-1a of @n bytes: what a test compares a large payload by. */
+uint64_t t_sum(const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; ++i) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The reference @ref the harness handed out, or NULL. */
+TRef *t_ref(T *t, uint64_t ref)
+{
+	if (ref < T_REF_BASE || ref - T_REF_BASE >= t->n_refs)
+		return NULL;
+	return &t->refs[ref - T_REF_BASE];
+}
+
+/* The reference of the last large SEND. */
+uint64_t t_last_ref(T *t)
+{
+	assert_true(t->n_refs > 0);
+	return T_REF_BASE + t->n_refs - 1;
+}
+
+static uint64_t t_new_ref(T *t, const void *data, size_t n_data)
+{
+	TRef *refs;
+
+	if (t->reuse_dropped_ref && t->n_refs &&
+	    t->refs[t->n_refs - 1].state == T_REF_DROPPED)
+		--t->n_refs;
+	refs = realloc(t->refs, (t->n_refs + 1) * sizeof(*refs));
+	assert_non_null(refs);
+	t->refs = refs;
+	refs[t->n_refs] = (TRef){
+		.state = T_REF_PENDING,
+		.n_data = n_data,
+		.sum = t_sum(data, n_data),
+	};
+	return T_REF_BASE + t->n_refs++;
+}
+
+size_t t_refs_owned(T *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->n_refs; ++i)
+		n += t->refs[i].state == T_REF_OWNED;
+	return n;
+}
+
+static void t_drop_item(T *t, TItem *item)
+{
+	TRef *ref;
+
+	if (item->ref) {
+		ref = t_ref(t, item->ref);
+		assert_non_null(ref);
+		assert_true(ref->n_held > 0);
+		--ref->n_held;
+	}
+	free(item);
+}
+
+static void t_drop_held(T *t, TPeer *p)
 {
 	while (p->n_held)
-		free(p->held[--p->n_held]);
+		t_drop_item(t, p->held[--p->n_held]);
 	p->held_bytes = 0;
+}
+
+static void t_ref_use(T *t, uint64_t ref, uint64_t *n_uses)
+{
+	TRef *r = t_ref(t, ref);
+
+	assert_non_null(r);
+	++n_uses[ref - T_REF_BASE];
+}
+
+/*
+ * The references the engine owns are exactly those its payloads use,
+ * queued, lent, or waiting for their DATA_RELEASE; and each of those
+ * waits at most once.
+ */
+void t_check_refs(T *t)
+{
+	Bus *bus = engine_bus(t->engine);
+	uint64_t *uses, *waits;
+	Payload *payload;
+	RecvInfo info;
+	Peer *peer;
+	Item *item;
+	size_t i;
+
+	if (!t->n_refs)
+		return;
+	uses = calloc(t->n_refs, sizeof(*uses));
+	waits = calloc(t->n_refs, sizeof(*waits));
+	assert_non_null(uses);
+	assert_non_null(waits);
+	RB_FOREACH(peer, PeerTree, &bus->peers) {
+		TAILQ_FOREACH(item, &peer->lent, link) {
+			recv_describe(item, &info);
+			if (info.ref)
+				t_ref_use(t, info.ref, uses);
+		}
+		TAILQ_FOREACH(item, &peer->queue, link) {
+			recv_describe(item, &info);
+			if (info.ref)
+				t_ref_use(t, info.ref, uses);
+		}
+	}
+	TAILQ_FOREACH(payload, &bus->released, released_link) {
+		assert_int_not_equal(payload->ref, 0);
+		t_ref_use(t, payload->ref, waits);
+	}
+	for (i = 0; i < t->n_refs; ++i) {
+		assert_true(waits[i] <= 1);
+		assert_false(uses[i] && waits[i]);
+		if (t->refs[i].state == T_REF_OWNED)
+			assert_true(uses[i] || waits[i]);
+		else
+			assert_true(!uses[i] && !waits[i]);
+	}
+	free(uses);
+	free(waits);
 }
 
 T *t_free(T *t)
@@ -52,10 +179,13 @@ T *t_free(T *t)
 
 	if (!t)
 		return NULL;
+	t_check_refs(t);
+	/* the module drops every reference when the engine goes */
 	engine_free(t->engine);
 	outbuf_deinit(&t->out);
 	for (i = 0; i < T_MAX_PEERS; ++i)
-		t_drop_held(&t->peers[i]);
+		t_drop_held(t, &t->peers[i]);
+	free(t->refs);
 	free(t);
 	return NULL;
 }
@@ -116,7 +246,8 @@ static void t_take_item(T *t, const struct bus1_engine_hdr *hdr)
 {
 	const struct bus1_engine_item *item = (const void *)(hdr + 1);
 	const uint8_t *payload = (const void *)(item + 1);
-	uint64_t size, n;
+	uint64_t size, n, ref = 0;
+	TRef *r = NULL;
 	TPeer *p;
 	TItem *held;
 
@@ -128,12 +259,24 @@ static void t_take_item(T *t, const struct bus1_engine_hdr *hdr)
 
 	assert_true(item->n_transfers <= (hdr->size - sizeof(*hdr) -
 					  sizeof(*item)) / 8);
-	size = sizeof(*hdr) + sizeof(*item) + item->n_transfers * 8 +
-	       ((item->n_data + 7) & ~7ULL);
-	assert_true(item->n_data <= hdr->size);
-	assert_int_equal(hdr->size, size);
-	for (n = item->n_data; n % 8; ++n)
-		assert_int_equal(payload[item->n_transfers * 8 + n], 0);
+	if (item->n_data >= BUS1_ENGINE_DATA_REF_MIN) {
+		/* by reference: one the engine owns, of this size */
+		size = sizeof(*hdr) + sizeof(*item) + item->n_transfers * 8 + 8;
+		assert_int_equal(hdr->size, size);
+		memcpy(&ref, payload + item->n_transfers * 8, 8);
+		r = t_ref(t, ref);
+		assert_non_null(r);
+		assert_true(r->state == T_REF_OWNED ||
+			    (r->state == T_REF_PENDING && ref == t->send_ref));
+		assert_int_equal(r->n_data, item->n_data);
+	} else {
+		size = sizeof(*hdr) + sizeof(*item) + item->n_transfers * 8 +
+		       ((item->n_data + 7) & ~7ULL);
+		assert_true(item->n_data <= hdr->size);
+		assert_int_equal(hdr->size, size);
+		for (n = item->n_data; n % 8; ++n)
+			assert_int_equal(payload[item->n_transfers * 8 + n], 0);
+	}
 	switch (item->type) {
 	case BUS1_MESSAGE_TYPE_USER:
 		break;
@@ -161,8 +304,11 @@ static void t_take_item(T *t, const struct bus1_engine_hdr *hdr)
 		.account = item->account,
 		.n_transfers = item->n_transfers,
 		.n_data = item->n_data,
+		.ref = ref,
 		.size = size,
 	};
+	if (r)
+		++r->n_held;
 	memcpy(held->payload, payload, size - sizeof(*hdr) - sizeof(*item));
 	p->held[p->n_held++] = held;
 	p->held_bytes += size;
@@ -187,11 +333,50 @@ static void t_take_retract(T *t, const struct bus1_engine_hdr *hdr)
 		;
 	assert_true(i < p->n_held);
 	p->held_bytes -= p->held[i]->size;
-	free(p->held[i]);
+	t_drop_item(t, p->held[i]);
 	memmove(p->held + i, p->held + i + 1,
 		(p->n_held - i - 1) * sizeof(p->held[0]));
 	--p->n_held;
 	++t->n_retracts;
+}
+
+/*
+ * DATA_RELEASE: of a reference the engine owns, once, never while an item
+ * naming it is held (the engine retracts or has them received first).
+ */
+static void t_take_data_release(T *t, const struct bus1_engine_hdr *hdr)
+{
+	const struct bus1_engine_data_release *d = (const void *)(hdr + 1);
+	TRef *r;
+	size_t n;
+
+	assert_int_equal(hdr->size, sizeof(*hdr) + sizeof(*d));
+	assert_int_equal(hdr->seq, 0);
+	assert_int_equal(hdr->error, 0);
+	assert_int_equal(hdr->peer, 0);
+	r = t_ref(t, d->ref);
+	assert_non_null(r);
+	assert_int_equal(r->state, T_REF_OWNED);
+	assert_int_equal(r->n_held, 0);
+	r->state = T_REF_RELEASED;
+	++t->n_data_releases;
+	n = strlen(t->order);
+	snprintf(t->order + n, sizeof(t->order) - n, "D%llu ",
+		 (unsigned long long)d->ref);
+}
+
+/* A reply to the SEND of @t->send_ref: the engine owns it from now on, or
+ * never. */
+static void t_take_send_reply(T *t, const struct bus1_engine_hdr *hdr)
+{
+	TRef *r;
+
+	if (hdr->type != BUS1_ENGINE_SEND || !t->send_ref)
+		return;
+	r = t_ref(t, t->send_ref);
+	assert_int_equal(r->state, T_REF_PENDING);
+	r->state = hdr->error ? T_REF_DROPPED : T_REF_OWNED;
+	t->send_ref = 0;
 }
 
 static void t_take_state(T *t, const struct bus1_engine_hdr *hdr)
@@ -235,6 +420,7 @@ int t_raw(T *t, const void *records, size_t len)
 	t->order[0] = 0;
 	memset(t->phase, 0, sizeof(t->phase));
 	t->error = 1;
+	t->reply_last = false;
 	while (off < t->out.len) {
 		hdr = (const void *)(t->out.data + off);
 		assert_true(hdr->size >= sizeof(*hdr));
@@ -242,6 +428,8 @@ int t_raw(T *t, const void *records, size_t len)
 		assert_true(hdr->size <= t->out.len - off);
 		assert_int_equal(hdr->flags, 0);
 		assert_int_equal(hdr->reserved, 0);
+		if (hdr->type != BUS1_ENGINE_DATA_RELEASE)
+			t->reply_last = false;
 		switch (hdr->type) {
 		case BUS1_ENGINE_PEER_STATE:
 			t_take_state(t, hdr);
@@ -252,7 +440,11 @@ int t_raw(T *t, const void *records, size_t len)
 		case BUS1_ENGINE_RETRACT:
 			t_take_retract(t, hdr);
 			break;
+		case BUS1_ENGINE_DATA_RELEASE:
+			t_take_data_release(t, hdr);
+			break;
 		default:
+			t_take_send_reply(t, hdr);
 			assert_true(hdr->seq > 0);
 			assert_true(hdr->error <= 0);
 			if (hdr->error)
@@ -262,6 +454,8 @@ int t_raw(T *t, const void *records, size_t len)
 			assert_true(t->n_reply <= sizeof(t->reply));
 			memcpy(t->reply, hdr + 1, t->n_reply);
 			memset(t->phase, 0, sizeof(t->phase));
+			t->reply_off = off;
+			t->reply_last = true;
 			++n_replies;
 			break;
 		}
@@ -286,9 +480,9 @@ static int t_record(T *t, uint16_t type, uint64_t peer, const void *payload,
 
 	assert_int_equal(n, want_reply);
 	if (want_reply) {
-		/* the reply is the last record */
-		hdr = (const void *)(t->out.data + t->out.len -
-				     sizeof(*hdr) - t->n_reply);
+		/* the reply is the last record, but for DATA_RELEASE */
+		assert_true(t->reply_last);
+		hdr = (const void *)(t->out.data + t->reply_off);
 		assert_int_equal(hdr->type, type);
 		assert_int_equal(hdr->seq, t->seq);
 		assert_int_equal(hdr->peer, peer);
@@ -338,8 +532,10 @@ void t_peer_release(T *t, uint64_t peer)
 {
 	TPeer *p = t_peer(t, peer);
 
+	/* the module drops the items of a closed peer before it asks */
+	t_settle(t);
+	t_drop_held(t, p);
 	t_request(t, BUS1_ENGINE_PEER_RELEASE, peer, NULL, 0, 0);
-	t_drop_held(p);
 	p->state = 0;
 }
 
@@ -393,10 +589,13 @@ int t_send_full(T *t, uint64_t peer, uint64_t flags, uint64_t msg_flags,
 {
 	struct bus1_engine_send *p;
 	size_t size, i;
+	uint64_t ref = 0;
+	bool by_ref;
 	uint8_t *q;
 	int r;
 
-	size = sizeof(*p) + n_dst * 8 + n_transfers * 16 + n_data;
+	by_ref = n_data >= BUS1_ENGINE_DATA_REF_MIN;
+	size = sizeof(*p) + n_dst * 8 + n_transfers * 16 + (by_ref ? 8 : n_data);
 	p = calloc(1, size + 8);
 	assert_non_null(p);
 	*p = (struct bus1_engine_send){
@@ -410,10 +609,25 @@ int t_send_full(T *t, uint64_t peer, uint64_t flags, uint64_t msg_flags,
 	q = (uint8_t *)(p + 1);
 	memcpy(q, dst, n_dst * 8);
 	memcpy(q + n_dst * 8, transfers, n_transfers * 16);
-	if (n_data)
+	if (by_ref) {
+		t_settle(t);
+		ref = t_new_ref(t, data, n_data);
+		memcpy(q + n_dst * 8 + n_transfers * 16, &ref, 8);
+		t->send_ref = ref;
+	} else if (n_data) {
 		memcpy(q + n_dst * 8 + n_transfers * 16, data, n_data);
+	}
 	r = t_request(t, BUS1_ENGINE_SEND, peer, p, size, 1);
 	free(p);
+	if (by_ref) {
+		assert_int_equal(t->send_ref, 0);
+		/* released already if no message took it */
+		if (r)
+			assert_int_equal(t_ref(t, ref)->state, T_REF_DROPPED);
+		else
+			assert_int_not_equal(t_ref(t, ref)->state,
+					     T_REF_DROPPED);
+	}
 	if (!r) {
 		assert_int_equal(t->n_reply, (n_dst * 4 + 7) & ~(size_t)7);
 		for (i = 0; i < t->n_reply; ++i)
@@ -479,12 +693,18 @@ int t_recv_full(T *t, uint64_t peer, int settle, TRecv *r)
 	r->account = item->account;
 	r->n_transfers = item->n_transfers;
 	r->n_data = item->n_data;
+	r->ref = item->ref;
 	memcpy(r->ids, item->payload,
 	       (item->n_transfers < T_MAX_ITEMS ? item->n_transfers :
 		T_MAX_ITEMS) * 8);
-	memcpy(r->data, item->payload + item->n_transfers * 8,
-	       item->n_data < sizeof(r->data) ? item->n_data : sizeof(r->data));
-	free(item);
+	if (item->ref)
+		/* the module copies out the bytes it kept */
+		r->sum = t_ref(t, item->ref)->sum;
+	else
+		memcpy(r->data, item->payload + item->n_transfers * 8,
+		       item->n_data < sizeof(r->data) ? item->n_data :
+		       sizeof(r->data));
+	t_drop_item(t, item);
 
 	if (!p->done)
 		t->pending[t->n_pending++] = peer;
@@ -593,6 +813,21 @@ void t_expect_user(T *t, uint64_t peer, uint64_t node, const char *data,
 	assert_int_equal(r.n_transfers, n_transfers);
 	if (ids)
 		memcpy(ids, r.ids, n_transfers * 8);
+}
+
+/* Receive a large message of @n_data bytes by reference. */
+void t_expect_big(T *t, uint64_t peer, uint64_t node, const void *data,
+		  size_t n_data)
+{
+	TRecv r;
+
+	assert_true(t_readable(t, peer));
+	assert_int_equal(t_recv(t, peer, &r), 0);
+	assert_int_equal(r.type, BUS1_MESSAGE_TYPE_USER);
+	assert_int_equal(r.id, node);
+	assert_int_equal(r.n_data, n_data);
+	assert_int_not_equal(r.ref, 0);
+	assert_int_equal(r.sum, t_sum(data, n_data));
 }
 
 void t_expect_notify(T *t, uint64_t peer, uint64_t type, uint64_t id)

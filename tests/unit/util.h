@@ -10,6 +10,16 @@
  * growing tokens, within what the module holds per peer; RETRACT only of
  * an item the module holds.
  *
+ * Large payloads (BUS1_ENGINE_DATA_REF_MIN bytes and more) stay with the
+ * module: a SEND carries a data reference the harness assigns (T.refs),
+ * the module keeps the bytes, and the checks follow the reference: ITEM
+ * records name only references the engine owns (or that of the SEND being
+ * answered), with their n_data; DATA_RELEASE names only references the
+ * engine owns, once, while the module holds no item naming them; after
+ * an error reply to the SEND the engine never owned it. t_check_refs()
+ * (also run by t_free()) checks that the references the engine owns are
+ * exactly those its payloads still use or are about to release.
+ *
  * The module part: each peer's lent items (T.peers[].held) and last
  * reported state. RECV takes the head item it holds, sending FETCH first
  * if it holds none while the engine said readable, and settles it with a
@@ -38,9 +48,34 @@ typedef struct TItem {
 	uint64_t account;
 	uint64_t n_transfers;
 	uint64_t n_data;
+	uint64_t ref;
 	uint64_t size;
 	uint8_t payload[];
 } TItem;
+
+/* References are T_REF_BASE + their index in T.refs, never reused. */
+#define T_REF_BASE 0x1000
+
+enum {
+	T_REF_PENDING,		/* its SEND awaits the reply */
+	T_REF_OWNED,		/* the engine owns it */
+	T_REF_RELEASED,		/* DATA_RELEASE seen */
+	T_REF_DROPPED,		/* the SEND failed: never the engine's */
+};
+
+/**
+ * struct TRef - a payload the module keeps
+ * @state:	T_REF_*
+ * @n_data:	its size
+ * @n_held:	items naming it that the module holds
+ * @sum:	hash of its bytes (the bytes are not kept)
+ */
+typedef struct TRef {
+	int state;
+	uint64_t n_data;
+	unsigned int n_held;
+	uint64_t sum;
+} TRef;
 
 /**
  * struct TPeer - the module's view of one peer
@@ -61,6 +96,13 @@ typedef struct TPeer {
 } TPeer;
 
 /*
+ * @reuse_dropped_ref makes a large SEND reuse the reference of the last
+ * one if that failed, so a retried SEND reaches the same state (for
+ * allocation sweeps, which compare fingerprints);
+ * @n_data_releases counts every DATA_RELEASE (they are written after the
+ * reply, so the reply is the last record but for them: @reply_off is the
+ * last reply's offset in @out, @reply_last whether only DATA_RELEASE
+ * records follow it);
  * @n_states, @n_items, @n_retracts count the records of the last t_raw();
  * @order the async records of the last t_raw(), as "R" (RETRACT), "I"
  * (ITEM), "S" (PEER_STATE) letters followed by the peer ID and a space,
@@ -82,6 +124,13 @@ typedef struct T {
 	uint8_t reply[1 << 16];
 	size_t n_reply;
 	int n_logs;
+	TRef *refs;
+	size_t n_refs;
+	uint64_t send_ref;
+	unsigned int n_data_releases;
+	size_t reply_off;
+	bool reply_last;
+	bool reuse_dropped_ref;
 } T;
 
 typedef struct TRecv {
@@ -91,6 +140,8 @@ typedef struct TRecv {
 	uint64_t account;
 	uint64_t n_transfers;
 	uint64_t n_data;
+	uint64_t ref;
+	uint64_t sum;
 	uint64_t ids[T_MAX_ITEMS];
 	uint8_t data[4096];
 } TRecv;
@@ -137,6 +188,14 @@ void t_expect_user(T *t, uint64_t peer, uint64_t node, const char *data,
 		   size_t n_transfers, uint64_t *ids);
 void t_expect_notify(T *t, uint64_t peer, uint64_t type, uint64_t id);
 void t_expect_empty(T *t, uint64_t peer);
+
+uint64_t t_sum(const void *data, size_t n);
+TRef *t_ref(T *t, uint64_t ref);
+uint64_t t_last_ref(T *t);
+size_t t_refs_owned(T *t);
+void t_check_refs(T *t);
+void t_expect_big(T *t, uint64_t peer, uint64_t node, const void *data,
+		  size_t n_data);
 
 void t_fail_alloc(long nth);
 bool t_fail_fired(void);

@@ -67,6 +67,7 @@
  * PEER_STATE           e->k       bus1_engine_peer_state   (asynchronous)
  * ITEM                 e->k       bus1_engine_item         (asynchronous)
  * RETRACT              e->k       bus1_engine_retract      (asynchronous)
+ * DATA_RELEASE         e->k       bus1_engine_data_release (asynchronous)
  *
  * A reply carries hdr.error: 0 or a negative errno, which the module hands
  * to the application unchanged when it is one of the errnos bus1(7) and
@@ -119,6 +120,29 @@
  * naming its token before that request's reply; the module drops the item
  * if it still holds it. Since RECV and the peer's requests are serialized
  * in the module, a RECV cannot race with a RETRACT the engine had to send.
+ *
+ * Large payloads stay in the module
+ * =================================
+ *
+ * The engine needs the count of a message's payload bytes, never the
+ * bytes. A SEND with at least BUS1_ENGINE_DATA_REF_MIN payload bytes
+ * therefore carries, in place of the bytes, a __u64 data reference (nonzero,
+ * chosen by the module, never reused while it is loaded): the module keeps
+ * the bytes it copied from the sender, the engine keeps the reference. An
+ * ITEM of such a message carries the reference in place of the bytes too,
+ * and RECV copies the bytes from the module's buffer to the receiver: two
+ * copies, like a socket, however many destinations. Smaller payloads travel
+ * inline, where a copy is cheaper than keeping a buffer.
+ *
+ * The engine owns a reference from its reply to the SEND with hdr.error
+ * == 0 (after an error reply the module drops the bytes itself) until it
+ * writes DATA_RELEASE naming it, which it must do once no queued or lent
+ * message uses it any more (received, discarded, or its receiver
+ * released). The module keeps the bytes while the engine owns the
+ * reference or a lent item names it, and drops them all when the engine is
+ * gone. They are charged to the sender's memory cgroup, and counted by the
+ * engine's per-UID byte quota like inline payloads, so an engine that keeps
+ * its quotas bounds them.
  *
  * Readable state and causality
  * ============================
@@ -195,7 +219,8 @@
  *            the buffer; nonzero flags or reserved fields; a type the engine
  *            may not send; seq 0 on a reply, nonzero on an asynchronous
  *            record; an ITEM whose counts or size do not match, whose type
- *            is unknown, or whose token does not grow.
+ *            is unknown, or whose token does not grow; an ITEM naming a
+ *            data reference the engine does not own, or of another size.
  *   ENOSPC   an ITEM beyond the bound of what the module holds per peer
  *            (see "Limits"). Nothing is changed.
  *   ENOENT   hdr.seq names no request awaiting a reply (never sent,
@@ -212,7 +237,8 @@
  * never trusts a length it has not bounded against the request.
  * A PEER_STATE, ITEM or RETRACT for a peer that no longer exists (closed,
  * or not yet created) is accepted and ignored: it may cross a
- * PEER_RELEASE. So is a RETRACT naming a token the module does not hold.
+ * PEER_RELEASE. So is a RETRACT naming a token the module does not hold,
+ * and a DATA_RELEASE naming a reference the engine does not own.
  *
  * Limits
  * ======
@@ -243,7 +269,9 @@
  * while the peer holds fewer than BUS1_ENGINE_MAX_LENT_ITEMS items and
  * fewer than BUS1_ENGINE_MAX_LENT_BYTES bytes of them (so at most that plus
  * one item of at most max_record bytes), charged to the engine's memory
- * cgroup, since the engine's write() allocates them.
+ * cgroup, since the engine's write() allocates them. Payloads kept by
+ * reference are the other: charged to the sender's memory cgroup, counted
+ * by the engine's byte quotas, and dropped when the engine is gone.
  */
 #ifndef _UAPI_LINUX_BUS1_ENGINE_H
 #define _UAPI_LINUX_BUS1_ENGINE_H
@@ -252,7 +280,10 @@
 #include <linux/types.h>
 #include <linux/bus1.h>
 
-#define BUS1_ENGINE_VERSION		2
+#define BUS1_ENGINE_VERSION		3
+
+/* Payloads of at least this many bytes travel by reference. */
+#define BUS1_ENGINE_DATA_REF_MIN	(32U << 10)
 
 /* What the module holds per peer at most before it refuses an ITEM. */
 #define BUS1_ENGINE_MAX_LENT_ITEMS	64
@@ -296,6 +327,7 @@ struct bus1_engine_attach {
  * @BUS1_ENGINE_PEER_STATE:	engine to kernel: a peer's readable state.
  * @BUS1_ENGINE_ITEM:		engine to kernel: lends a queued item.
  * @BUS1_ENGINE_RETRACT:	engine to kernel: takes a lent item back.
+ * @BUS1_ENGINE_DATA_RELEASE:	engine to kernel: a data reference is unused.
  */
 enum bus1_engine_type {
 	BUS1_ENGINE_PEER_NEW		= 1,
@@ -308,6 +340,7 @@ enum bus1_engine_type {
 	BUS1_ENGINE_PEER_STATE		= 16,
 	BUS1_ENGINE_ITEM		= 17,
 	BUS1_ENGINE_RETRACT		= 18,
+	BUS1_ENGINE_DATA_RELEASE	= 19,
 };
 
 /**
@@ -393,7 +426,8 @@ struct bus1_engine_release {
  *			(else EMSGSIZE) and gathered exactly the first @n_data.
  *
  * Followed by @n_destinations __u64 handle IDs, @n_transfers struct
- * bus1_transfer, and @n_data bytes of payload (padded to 8).
+ * bus1_transfer, and @n_data bytes of payload (padded to 8), or, if @n_data
+ * is at least BUS1_ENGINE_DATA_REF_MIN, one __u64 data reference instead.
  * Reply on success: @n_destinations __s32 per-destination results (padded
  * to 8), which the module copies to the application's errors[]; each must
  * be 0 or a negative errno.
@@ -424,7 +458,9 @@ struct bus1_engine_send {
  *
  * Followed by @n_transfers __u64 handle IDs (the receiver's new handles,
  * in the order the sender listed them), then @n_data bytes of payload
- * (padded with zeros to 8). hdr.size must be exactly that.
+ * (padded with zeros to 8), or, if @n_data is at least
+ * BUS1_ENGINE_DATA_REF_MIN, the message's __u64 data reference instead.
+ * hdr.size must be exactly that.
  */
 struct bus1_engine_item {
 	__u64 token;
@@ -441,6 +477,15 @@ struct bus1_engine_item {
  */
 struct bus1_engine_retract {
 	__u64 token;
+};
+
+/**
+ * struct bus1_engine_data_release - payload of DATA_RELEASE (engine to
+ * kernel)
+ * @ref:	a data reference the engine owns and no longer uses.
+ */
+struct bus1_engine_data_release {
+	__u64 ref;
 };
 
 /**
@@ -479,6 +524,7 @@ _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_release) == 16);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_send) == 48);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_item) == 48);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_retract) == 8);
+_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_data_release) == 8);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_recv_done) == 8);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_peer_state) == 8);
 
