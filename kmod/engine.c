@@ -697,6 +697,22 @@ static int bus1_engine_writer_gen(struct file *file, u64 *gen)
 	return r;
 }
 
+/*
+ * Read the fixed-size payload of an asynchronous record into @payload and
+ * find the generation of the engine that wrote it.
+ */
+static int bus1_engine_async(struct file *file,
+			     const struct bus1_engine_hdr *hdr,
+			     struct iov_iter *from, void *payload, size_t size,
+			     u64 *gen)
+{
+	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + size)
+		return -EINVAL;
+	if (!copy_from_iter_full(payload, size, from))
+		return -EFAULT;
+	return bus1_engine_writer_gen(file, gen);
+}
+
 static int bus1_engine_peer_state(struct file *file,
 				  const struct bus1_engine_hdr *hdr,
 				  struct iov_iter *from)
@@ -705,15 +721,11 @@ static int bus1_engine_peer_state(struct file *file,
 	u64 gen;
 	int r;
 
-	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(ps))
-		return -EINVAL;
-	if (!copy_from_iter_full(&ps, sizeof(ps), from))
-		return -EFAULT;
-	if (ps.reserved || ps.readable > 1)
-		return -EINVAL;
-	r = bus1_engine_writer_gen(file, &gen);
+	r = bus1_engine_async(file, hdr, from, &ps, sizeof(ps), &gen);
 	if (r)
 		return r;
+	if (ps.reserved || ps.readable > 1)
+		return -EINVAL;
 
 	/* Ignored for the peers of this engine if it broke meanwhile. */
 	bus1_peer_set_readable(hdr->peer, gen, ps.readable);
@@ -808,11 +820,7 @@ static int bus1_engine_retract(struct file *file,
 	u64 gen;
 	int r;
 
-	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(rt))
-		return -EINVAL;
-	if (!copy_from_iter_full(&rt, sizeof(rt), from))
-		return -EFAULT;
-	r = bus1_engine_writer_gen(file, &gen);
+	r = bus1_engine_async(file, hdr, from, &rt, sizeof(rt), &gen);
 	if (r)
 		return r;
 	bus1_peer_retract(hdr->peer, gen, rt.token);
@@ -827,11 +835,7 @@ static int bus1_engine_data_release(struct file *file,
 	u64 gen;
 	int r;
 
-	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + sizeof(dr))
-		return -EINVAL;
-	if (!copy_from_iter_full(&dr, sizeof(dr), from))
-		return -EFAULT;
-	r = bus1_engine_writer_gen(file, &gen);
+	r = bus1_engine_async(file, hdr, from, &dr, sizeof(dr), &gen);
 	if (r)
 		return r;
 	bus1_data_release(dr.ref, gen);

@@ -24,9 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/bus1-engine.h>
@@ -34,7 +32,6 @@
 
 #define N_WORKERS 4
 #define TIMEOUT_PARAM "/sys/module/bus1/parameters/request_timeout_ms"
-#define STATS_SOCKET "/run/bus1d/stats.sock"
 /* what the engine lends at once (LEND_MAX_ITEMS, daemon/core/recv.h) */
 #define WINDOW 16
 /* more than that, so a RECV needs FETCH */
@@ -229,28 +226,6 @@ static void assert_outcomes(const struct outcome *o, const int *allowed,
 		assert_outcomes((_o), _a, sizeof(_a) / sizeof(_a[0]));	\
 	} while (0)
 
-/* The engine's stats document; the engine sends it and closes. */
-static const char *stats(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX,
-				    .sun_path = STATS_SOCKET };
-	static char doc[1 << 16];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	while ((n = read(fd, doc + len, sizeof(doc) - 1 - len)) > 0)
-		len += n;
-	assert_int_equal(n, 0);
-	close(fd);
-	doc[len] = '\0';
-	assert_true(len > 0 && doc[len - 1] == '\n');
-	return doc;
-}
-
 /* The number after @key (with its quotes and colon) in @from. */
 static uint64_t stats_number(const char *from, const char *key)
 {
@@ -264,7 +239,7 @@ static uint64_t stats_number(const char *from, const char *key)
 static uint64_t stats_total(const char *key)
 {
 	char k[64];
-	const char *totals = strstr(stats(), "\"totals\":{");
+	const char *totals = strstr(test_stats(), "\"totals\":{");
 
 	assert_non_null(totals);
 	snprintf(k, sizeof(k), "\"%s\":", key);
@@ -274,7 +249,7 @@ static uint64_t stats_total(const char *key)
 /* A counter of the "engine" object, @key with quotes and colon. */
 static uint64_t stats_engine_count(const char *key)
 {
-	const char *engine = strstr(stats(), "\"engine\":{");
+	const char *engine = strstr(test_stats(), "\"engine\":{");
 
 	assert_non_null(engine);
 	return stats_number(engine, key);

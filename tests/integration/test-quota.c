@@ -14,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "util.h"
@@ -26,7 +24,6 @@
 #define MAX_BYTES (8ULL << 20)
 #define MAX_OBJECTS 4096
 #define CHUNK (64 * 1024)
-#define STATS_SOCKET "/run/bus1d/stats.sock"
 
 static char chunk[CHUNK];
 
@@ -56,27 +53,6 @@ static int teardown(void **state)
 	return engine_restart("") ? -1 : 0;
 }
 
-/* The stats document; the engine sends it and closes. */
-static char *stats(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = STATS_SOCKET };
-	static char doc[1 << 16];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	while ((n = read(fd, doc + len, sizeof(doc) - 1 - len)) > 0)
-		len += n;
-	assert_int_equal(n, 0);
-	close(fd);
-	doc[len] = '\0';
-	assert_true(len > 0 && doc[len - 1] == '\n');
-	return doc;
-}
-
 /* The object of user @uid in the document, or NULL; *@end bounds it. */
 static const char *stats_user(const char *doc, unsigned int uid,
 			      const char **end)
@@ -101,7 +77,7 @@ static unsigned long long user_available(unsigned int uid, const char *slot)
 	const char *u, *end, *p;
 	char key[32];
 
-	u = stats_user(stats(), uid, &end);
+	u = stats_user(test_stats(), uid, &end);
 	assert_non_null(u);
 	snprintf(key, sizeof(key), "\"%s\":{", slot);
 	p = strstr(u, key);
@@ -119,7 +95,7 @@ static unsigned long long charged_bytes(unsigned int uid, unsigned int claimant)
 	const char *u, *end, *p;
 	char key[64];
 
-	u = stats_user(stats(), uid, &end);
+	u = stats_user(test_stats(), uid, &end);
 	if (!u)
 		return 0;
 	snprintf(key, sizeof(key), "{\"claimant\":%u,", claimant);
@@ -330,14 +306,14 @@ static void test_all_closed(void **state)
 	test_node(b, a, NULL, &self);
 	assert_int_equal(send_chunk(b, h), 0);
 	assert_int_equal(send_chunk(a, self), 0);
-	doc = stats();
+	doc = test_stats();
 	assert_null(strstr(doc, "\"users\":[]"));
 	close(a);
 	close(b);
 
 	/* PEER_RELEASE is asynchronous: wait for the engine to apply it */
 	for (int i = 0; i < 100; ++i) {
-		doc = stats();
+		doc = test_stats();
 		if (strstr(doc, "\"users\":[]"))
 			break;
 		usleep(10000);

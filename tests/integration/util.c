@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -363,4 +365,29 @@ void test_expect_notify_set(int fd, uint64_t type, size_t n,
 		assert_true(j < n);
 		seen[j] = true;
 	}
+}
+
+/*
+ * The engine's stats document (it sends it and closes), in a buffer that
+ * the next call reuses.
+ */
+const char *test_stats(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX,
+				    .sun_path = "/run/bus1d/stats.sock" };
+	static char doc[1 << 16];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	while ((n = read(fd, doc + len, sizeof(doc) - 1 - len)) > 0)
+		len += n;
+	assert_int_equal(n, 0);
+	close(fd);
+	doc[len] = '\0';
+	assert_true(len > 0 && doc[len - 1] == '\n');
+	return doc;
 }
