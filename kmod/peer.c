@@ -280,6 +280,27 @@ static int bus1_peer_acquire(struct bus1_peer *peer)
 }
 
 /*
+ * Become the busy holder and allocate its request. Return 0 with *@reqp
+ * set (the caller then ends the busy state, by settling or unbusying),
+ * -EINTR if the caller was killed, or -ENOMEM (not busy then).
+ */
+static int bus1_peer_begin(struct bus1_peer *peer, u16 type,
+			   size_t payload_size, struct bus1_request **reqp)
+{
+	int r;
+
+	r = bus1_peer_acquire(peer);
+	if (r)
+		return r;
+	*reqp = bus1_peer_request(peer, type, payload_size);
+	if (!*reqp) {
+		bus1_peer_unbusy(peer);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
  * Make @req as the busy holder, wait for the answer. Return -EINTR if the
  * caller was killed (abandoning the request, which now ends the busy
  * state); otherwise the request has ended, the result is in @req, and the
@@ -562,14 +583,10 @@ static int bus1_peer_transfer(struct bus1_peer *peer, void __user *arg)
 		to_id = to->id;
 	}
 
-	r = bus1_peer_acquire(peer);
+	r = bus1_peer_begin(peer, BUS1_ENGINE_TRANSFER, sizeof(*t) + size,
+			    &req);
 	if (r)
 		goto out;
-	req = bus1_peer_request(peer, BUS1_ENGINE_TRANSFER, sizeof(*t) + size);
-	if (!req) {
-		r = -ENOMEM;
-		goto unbusy;
-	}
 	req->n = cmd.n_transfers;
 	t = bus1_request_payload(req);
 	t->flags = cmd.flags;
@@ -618,14 +635,10 @@ static int bus1_peer_release_ids(struct bus1_peer *peer, void __user *arg)
 		return -EINVAL;
 	size = cmd.n_ids * sizeof(u64);
 
-	r = bus1_peer_acquire(peer);
+	r = bus1_peer_begin(peer, BUS1_ENGINE_RELEASE, sizeof(*rel) + size,
+			    &req);
 	if (r)
 		return r;
-	req = bus1_peer_request(peer, BUS1_ENGINE_RELEASE, sizeof(*rel) + size);
-	if (!req) {
-		r = -ENOMEM;
-		goto unbusy;
-	}
 	rel = bus1_request_payload(req);
 	rel->flags = cmd.flags;
 	rel->n_ids = cmd.n_ids;
@@ -717,14 +730,9 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 	n_tr = msg.n_transfers * sizeof(struct bus1_transfer);
 	size = sizeof(*s) + n_dst + n_tr +
 	       (by_ref ? sizeof(u64) : round_up(msg.n_data, 8));
-	r = bus1_peer_acquire(peer);
+	r = bus1_peer_begin(peer, BUS1_ENGINE_SEND, size, &req);
 	if (r)
 		return r;
-	req = bus1_peer_request(peer, BUS1_ENGINE_SEND, size);
-	if (!req) {
-		r = -ENOMEM;
-		goto unbusy;
-	}
 	req->n = cmd.n_destinations;
 	s = bus1_request_payload(req);
 	s->flags = cmd.flags;

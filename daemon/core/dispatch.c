@@ -408,19 +408,33 @@ static int handle_peer_new(Engine *e, Outbuf *out, const Request *req)
 	return 0;
 }
 
-static int handle_peer_release(Engine *e, Outbuf *out, const Request *req)
+/*
+ * Whether a one-way record can be applied: its payload is @n_payload bytes
+ * and its peer exists. Nothing is answered either way; a malformed record
+ * is logged as a warning, one for an unknown peer (it may cross a
+ * PEER_RELEASE) at debug level.
+ */
+static bool one_way_ok(Engine *e, const Request *req, const char *name,
+		       size_t n_payload)
 {
-	if (req->n_payload) {
-		engine_log(e, LOG_WARNING, "PEER_RELEASE seq %llu: payload size",
+	if (req->n_payload != n_payload) {
+		engine_log(e, LOG_WARNING, "%s seq %llu: malformed", name,
 			   (unsigned long long)req->hdr->seq);
-		return 0;
+		return false;
 	}
 	if (!req->peer) {
-		engine_log(e, LOG_DEBUG, "PEER_RELEASE seq %llu: unknown peer %llu",
+		engine_log(e, LOG_DEBUG, "%s seq %llu: unknown peer %llu", name,
 			   (unsigned long long)req->hdr->seq,
 			   (unsigned long long)req->hdr->peer);
-		return 0;
+		return false;
 	}
+	return true;
+}
+
+static int handle_peer_release(Engine *e, Outbuf *out, const Request *req)
+{
+	if (!one_way_ok(e, req, "PEER_RELEASE", 0))
+		return 0;
 	if (reserve(e, out, 0))
 		return -ENOMEM;
 
@@ -573,17 +587,8 @@ static int handle_recv_done(Engine *e, Outbuf *out, const Request *req)
 	const struct bus1_engine_recv_done *p = (const void *)req->payload;
 	size_t n;
 
-	if (req->n_payload != sizeof(*p)) {
-		engine_log(e, LOG_WARNING, "RECV_DONE seq %llu: malformed",
-			   (unsigned long long)req->hdr->seq);
+	if (!one_way_ok(e, req, "RECV_DONE", sizeof(*p)))
 		return 0;
-	}
-	if (!req->peer) {
-		engine_log(e, LOG_DEBUG, "RECV_DONE seq %llu: unknown peer %llu",
-			   (unsigned long long)req->hdr->seq,
-			   (unsigned long long)req->hdr->peer);
-		return 0;
-	}
 	if (reserve(e, out, 0))
 		return -ENOMEM;
 

@@ -111,19 +111,16 @@ Item *recv_lendable(Peer *peer, RecvInfo *info)
 	return item;
 }
 
+/*
+ * A received message is delivered; a received notification retires what it
+ * is about, exactly as discarding it would.
+ */
 static void recv_commit(Item *item)
 {
-	switch (item->type) {
-	case ITEM_USER:
+	if (item->type == ITEM_USER)
 		message_deliver(core_container_of(item, Message, item));
-		break;
-	case ITEM_NODE_RELEASE:
-		handle_release(core_container_of(item, Handle, notify));
-		break;
-	case ITEM_HANDLE_RELEASE:
-		node_release(core_container_of(item, Node, notify));
-		break;
-	}
+	else
+		queue_discard_item(item);
 }
 
 /**
