@@ -8,7 +8,9 @@
  *   engine    "key: value" lines: the connection state (none, attached,
  *             gone), the engine generation, requests waiting to be read
  *             and awaiting a reply, the age of the oldest unanswered
- *             two-way request, and counters of this attachment.
+ *             two-way request, counters of this attachment, the routes
+ *             the module holds and the sends it served through routes
+ *             since it was loaded.
  *   waiting   requests queued or read but not yet finished, one number
  *             (FUSE's file of the same name).
  *   abort     writing anything disconnects the attached engine as if it
@@ -25,6 +27,7 @@
 #include <linux/seq_file.h>
 #include "debugfs.h"
 #include "engine.h"
+#include "route.h"
 
 static struct dentry *bus1_debugfs_dir;
 
@@ -53,6 +56,8 @@ static int bus1_debugfs_engine_show(struct seq_file *m, void *v)
 	seq_printf(m, "requests: %llu\n", info.n_requests);
 	seq_printf(m, "records_written: %llu\n", info.n_records);
 	seq_printf(m, "records_rejected: %llu\n", info.n_rejected);
+	seq_printf(m, "routes: %llu\n", bus1_route_count());
+	seq_printf(m, "route_sends: %llu\n", bus1_route_sends());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(bus1_debugfs_engine);

@@ -75,6 +75,7 @@
 #include "engine.h"
 #include "peer.h"
 #include "request.h"
+#include "route.h"
 
 /**
  * enum bus1_conn_state - state of the engine connection
@@ -420,6 +421,7 @@ static void bus1_engine_teardown(struct bus1_conn *conn, u64 expired)
 	}
 
 	bus1_peer_wake_all(gen);
+	bus1_route_drop_gen(gen);
 	bus1_data_drop_gen(gen);
 
 	spin_lock(&conn->lock);
@@ -842,6 +844,34 @@ static int bus1_engine_data_release(struct file *file,
 	return 0;
 }
 
+static int bus1_engine_route(struct file *file,
+			     const struct bus1_engine_hdr *hdr,
+			     struct iov_iter *from)
+{
+	struct bus1_engine_route rt;
+	u64 gen;
+	int r;
+
+	r = bus1_engine_async(file, hdr, from, &rt, sizeof(rt), &gen);
+	if (r)
+		return r;
+	return bus1_route_grant(hdr->peer, gen, &rt);
+}
+
+static int bus1_engine_revoke(struct file *file,
+			      const struct bus1_engine_hdr *hdr,
+			      struct iov_iter *from)
+{
+	struct bus1_engine_revoke rv;
+	u64 gen;
+	int r;
+
+	r = bus1_engine_async(file, hdr, from, &rv, sizeof(rv), &gen);
+	if (r)
+		return r;
+	return bus1_route_revoke(hdr->peer, gen, &rv);
+}
+
 static int bus1_engine_reply(struct file *file,
 			     const struct bus1_engine_hdr *hdr,
 			     struct iov_iter *from)
@@ -934,6 +964,12 @@ static ssize_t bus1_engine_record(struct file *file, struct iov_iter *from)
 	case BUS1_ENGINE_DATA_RELEASE:
 		r = bus1_engine_data_release(file, &hdr, from);
 		break;
+	case BUS1_ENGINE_ROUTE:
+		r = bus1_engine_route(file, &hdr, from);
+		break;
+	case BUS1_ENGINE_REVOKE:
+		r = bus1_engine_revoke(file, &hdr, from);
+		break;
 	case BUS1_ENGINE_PEER_NEW:
 	case BUS1_ENGINE_TRANSFER:
 	case BUS1_ENGINE_RELEASE:
@@ -968,6 +1004,12 @@ static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 	r = bus1_engine_lock(&conn->write_mutex, bus1_engine_nowait(iocb));
 	if (r)
 		return r;
+	/* The records of one write() are one step for routed sends. */
+	r = bus1_route_order_write(bus1_engine_nowait(iocb));
+	if (r) {
+		mutex_unlock(&conn->write_mutex);
+		return r;
+	}
 	while (done < count) {
 		r = bus1_engine_record(file, from);
 		WRITE_ONCE(conn->n_records, conn->n_records + 1);
@@ -977,6 +1019,7 @@ static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 		}
 		done += r;
 	}
+	bus1_route_order_write_end();
 	mutex_unlock(&conn->write_mutex);
 
 	return done ? done : r;

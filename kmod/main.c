@@ -27,6 +27,7 @@
 #include "data.h"
 #include "engine.h"
 #include "peer.h"
+#include "route.h"
 
 unsigned long bus1_max_data = 32UL << 20;
 module_param_named(max_data, bus1_max_data, ulong, 0444);
@@ -125,6 +126,7 @@ static void __exit bus1_exit(void)
 	bus1_debugfs_exit();
 	bus1_engine_exit();
 	bus1_peer_exit();
+	bus1_route_exit();
 	bus1_data_exit();
 }
 

@@ -30,6 +30,14 @@
  * (RETRACT) during the peer's own request; the item a RECV is copying out
  * is never taken, whatever the engine says.
  *
+ * A plain unicast SEND through a handle the engine granted a route for
+ * (see route.c) does not ask the engine either: the module queues the
+ * message itself, behind the receiver's lent items, if the route has
+ * credit and the engine holds nothing unlent for the receiver; otherwise
+ * the SEND goes to the engine. Such a send does not become the busy
+ * holder: it queues nothing for the engine. Its messages sit in the
+ * receiver's list with the lent items, and RECV hands both out in order.
+ *
  * The PEER_RELEASE record is allocated with the peer, so close() never
  * fails for lack of memory. A RECV allocates its RECV_DONE before it copies
  * anything out, so a received item is always reported.
@@ -53,6 +61,11 @@
  * BUS1_ENGINE_MAX_LENT_BYTES bytes before the last one accepted, charged to
  * the engine's memory cgroup; and the payloads kept by reference (see
  * data.c), charged to their senders and counted by the engine's quotas.
+ * Messages queued through a route are bounded by its credit (at most
+ * BUS1_ENGINE_MAX_ROUTE_ITEMS messages of less than
+ * BUS1_ENGINE_DATA_REF_MIN bytes each, BUS1_ENGINE_MAX_ROUTE_BYTES in
+ * all), which the engine charged to the receiver's quota, and charged to
+ * the sender's memory cgroup.
  */
 
 #include <linux/build_bug.h>
@@ -64,6 +77,7 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/poll.h>
+#include <linux/rbtree.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -77,6 +91,7 @@
 #include "engine.h"
 #include "peer.h"
 #include "request.h"
+#include "route.h"
 
 /* Peer IDs are xarray indices. */
 static_assert(sizeof(unsigned long) == sizeof(u64));
@@ -90,8 +105,9 @@ static_assert(sizeof(unsigned long) == sizeof(u64));
  * @readable:		the engine's last PEER_STATE; READ_ONCE/WRITE_ONCE,
  *			changed under the xa_lock of the peer table.
  * @waitq:		poll() waiters.
- * @lock:		protects @busy, @closed, @created, @release_queued and
- *			the lent items.
+ * @lock:		protects @busy, @closed, @created, @release_queued,
+ *			@routes, the items, and the state of the routes
+ *			that queue to this peer.
  * @busy:		a request of the peer is in flight or unsettled.
  * @closed:		the file was released, or the open was abandoned.
  * @created:		the engine accepted PEER_NEW.
@@ -104,6 +120,10 @@ static_assert(sizeof(unsigned long) == sizeof(u64));
  * @last_token:		token of the last item accepted.
  * @recv_item:		the item a RECV is copying out, or NULL; a RETRACT
  *			leaves it alone.
+ * @n_routed:		entries in @items queued through routes (not
+ *			counted in @n_items); read locklessly by poll().
+ * @routes:		the routes of this peer's handles, by handle; each
+ *			holds a reference; emptied when the peer closes.
  */
 struct bus1_peer {
 	struct kref ref;
@@ -123,10 +143,38 @@ struct bus1_peer {
 	size_t items_bytes;
 	u64 last_token;
 	struct bus1_item *recv_item;
+	unsigned int n_routed;
+	struct rb_root routes;
 };
 
 static DEFINE_XARRAY(bus1_peers);
 static atomic64_t bus1_peer_ids = ATOMIC64_INIT(0);
+
+/* Unlink one route from the peer's tree; return it (a reference) or NULL. */
+static struct bus1_route *bus1_peer_unlink_route(struct bus1_peer *peer)
+{
+	struct bus1_route *route = NULL;
+	struct rb_node *node;
+
+	spin_lock(&peer->lock);
+	node = rb_first(&peer->routes);
+	if (node) {
+		route = rb_entry(node, struct bus1_route, src_node);
+		rb_erase(node, &peer->routes);
+		RB_CLEAR_NODE(node);
+	}
+	spin_unlock(&peer->lock);
+	return route;
+}
+
+/* Forget the routes of the peer's handles: it sends no more. */
+static void bus1_peer_drop_routes(struct bus1_peer *peer)
+{
+	struct bus1_route *route;
+
+	while ((route = bus1_peer_unlink_route(peer)))
+		bus1_route_put(route);
+}
 
 static void bus1_peer_free(struct kref *ref)
 {
@@ -134,6 +182,7 @@ static void bus1_peer_free(struct kref *ref)
 	struct bus1_item *item, *t;
 
 	xa_erase(&bus1_peers, peer->id);
+	bus1_peer_drop_routes(peer);
 	list_for_each_entry_safe(item, t, &peer->items, link)
 		bus1_item_free(item);
 	bus1_request_put(peer->release_req);
@@ -164,6 +213,7 @@ static struct bus1_peer *bus1_peer_new(void)
 	spin_lock_init(&peer->lock);
 	init_waitqueue_head(&peer->busy_wq);
 	INIT_LIST_HEAD(&peer->items);
+	peer->routes = RB_ROOT;
 
 	r = bus1_engine_gen(&peer->gen);
 	if (r)
@@ -236,9 +286,58 @@ static void bus1_peer_unbusy(struct bus1_peer *peer)
 	wake_up(&peer->busy_wq);
 }
 
-/* The file is gone: PEER_RELEASE now, or when the peer is settled. */
+/*
+ * Unlink @item from the items of @peer; for a message a route queued, give
+ * the route its credit back, and note whether its ROUTE_DONE became due
+ * (bus1_item_free() queues it). Under @peer->lock.
+ */
+static void bus1_peer_unlink(struct bus1_peer *peer, struct bus1_item *item)
+{
+	list_del(&item->link);
+	if (item->route) {
+		WRITE_ONCE(peer->n_routed, peer->n_routed - 1);
+		item->route_done = bus1_route_uncharge(item->route,
+						       item->it.n_data);
+	} else {
+		peer->items_bytes -= item->size;
+		WRITE_ONCE(peer->n_items, peer->n_items - 1);
+	}
+}
+
+/*
+ * Move the messages @route queued to @peer (every route's if @route is
+ * NULL) to @list, except one a RECV is copying out. Under @peer->lock.
+ */
+static void bus1_peer_unlink_routed(struct bus1_peer *peer,
+				    const struct bus1_route *route,
+				    struct list_head *list)
+{
+	struct bus1_item *item, *t;
+
+	list_for_each_entry_safe(item, t, &peer->items, link) {
+		if (!item->route || item == peer->recv_item ||
+		    (route && item->route != route))
+			continue;
+		bus1_peer_unlink(peer, item);
+		list_add_tail(&item->link, list);
+	}
+}
+
+static void bus1_peer_free_list(struct list_head *list)
+{
+	struct bus1_item *item, *t;
+
+	list_for_each_entry_safe(item, t, list, link)
+		bus1_item_free(item);
+}
+
+/*
+ * The file is gone: PEER_RELEASE now, or when the peer is settled. The
+ * messages routes queued to it go at once, so their routes can drain.
+ */
 static void bus1_peer_close(struct bus1_peer *peer)
 {
+	LIST_HEAD(routed);
 	bool release;
 
 	spin_lock(&peer->lock);
@@ -246,8 +345,11 @@ static void bus1_peer_close(struct bus1_peer *peer)
 	release = !peer->busy && peer->created && !peer->release_queued;
 	if (release)
 		peer->release_queued = true;
+	bus1_peer_unlink_routed(peer, NULL, &routed);
 	spin_unlock(&peer->lock);
 
+	bus1_peer_free_list(&routed);
+	bus1_peer_drop_routes(peer);
 	if (release)
 		bus1_peer_queue_release(peer);
 }
@@ -346,10 +448,15 @@ void bus1_peer_set_readable(u64 id, u64 gen, bool readable)
  */
 void bus1_item_free(struct bus1_item *item)
 {
-	if (item) {
-		bus1_data_put(item->ref_data);
-		kvfree(item);
+	if (!item)
+		return;
+	if (item->route) {
+		if (item->route_done)
+			bus1_route_done(item->route);
+		bus1_route_put(item->route);
 	}
+	bus1_data_put(item->ref_data);
+	kvfree(item);
 }
 
 /**
@@ -384,7 +491,7 @@ int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item)
 			list_add_tail(&item->link, &peer->items);
 			peer->items_bytes += item->size;
 			WRITE_ONCE(peer->n_items, peer->n_items + 1);
-			wake = peer->n_items == 1;
+			wake = peer->n_items + peer->n_routed == 1;
 			item = NULL;
 		}
 		spin_unlock(&peer->lock);
@@ -395,14 +502,6 @@ int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item)
 
 	bus1_item_free(item);
 	return r;
-}
-
-/* Unlink @item from the lent items of @peer. Under @peer->lock. */
-static void bus1_peer_unlink(struct bus1_peer *peer, struct bus1_item *item)
-{
-	list_del(&item->link);
-	peer->items_bytes -= item->size;
-	WRITE_ONCE(peer->n_items, peer->n_items - 1);
 }
 
 /**
@@ -424,7 +523,7 @@ void bus1_peer_retract(u64 id, u64 gen, u64 token)
 	if (peer && peer->gen == gen) {
 		spin_lock(&peer->lock);
 		list_for_each_entry(item, &peer->items, link) {
-			if (item->it.token != token)
+			if (item->route || item->it.token != token)
 				continue;
 			if (item != peer->recv_item) {
 				bus1_peer_unlink(peer, item);
@@ -453,6 +552,134 @@ void bus1_peer_wake_all(u64 gen)
 		if (peer->gen == gen)
 			wake_up_interruptible_all(&peer->waitq);
 	xa_unlock(&bus1_peers);
+}
+
+/* Link @route into the sender's tree. Under @peer->lock. Return: 0 or -EBUSY. */
+static int bus1_peer_link_route(struct bus1_peer *peer,
+				struct bus1_route *route)
+{
+	struct rb_node **slot = &peer->routes.rb_node, *parent = NULL;
+	struct bus1_route *t;
+
+	while (*slot) {
+		parent = *slot;
+		t = rb_entry(parent, struct bus1_route, src_node);
+		if (route->handle == t->handle)
+			return -EBUSY;
+		slot = route->handle < t->handle ? &parent->rb_left :
+						   &parent->rb_right;
+	}
+	kref_get(&route->ref);
+	rb_link_node(&route->src_node, parent, slot);
+	rb_insert_color(&route->src_node, &peer->routes);
+	return 0;
+}
+
+/* Find the route of one of @peer's handles; return a reference or NULL. */
+static struct bus1_route *bus1_peer_find_route(struct bus1_peer *peer,
+					       u64 handle)
+{
+	struct bus1_route *route = NULL, *t;
+	struct rb_node *n;
+
+	spin_lock(&peer->lock);
+	n = peer->routes.rb_node;
+	while (n) {
+		t = rb_entry(n, struct bus1_route, src_node);
+		if (handle == t->handle) {
+			route = t;
+			kref_get(&route->ref);
+			break;
+		}
+		n = handle < t->handle ? n->rb_left : n->rb_right;
+	}
+	spin_unlock(&peer->lock);
+	return route;
+}
+
+/**
+ * bus1_peer_route_attach() - give a granted route its sender and receiver
+ * @route:	the route, in the route table.
+ * @dst_peer:	the receiver the engine named.
+ *
+ * The route takes a reference on the receiver and joins the sender's tree,
+ * if both exist under the route's engine and the sender is open; otherwise
+ * it stays unused.
+ *
+ * Return: 0, or -EINVAL if the sender's handle has a route already.
+ */
+int bus1_peer_route_attach(struct bus1_route *route, u64 dst_peer)
+{
+	struct bus1_peer *src, *dst, *unused = NULL;
+	int r = 0;
+
+	xa_lock(&bus1_peers);
+	src = xa_load(&bus1_peers, route->src_id);
+	dst = xa_load(&bus1_peers, dst_peer);
+	if (src && dst && src->gen == route->gen && dst->gen == route->gen &&
+	    kref_get_unless_zero(&dst->ref)) {
+		/* Set before a sender can find the route in its tree. */
+		route->dst = dst;
+		spin_lock(&src->lock);
+		if (src->created && !src->closed &&
+		    bus1_peer_link_route(src, route))
+			r = -EINVAL;
+		spin_unlock(&src->lock);
+		if (r) {
+			route->dst = NULL;
+			unused = dst;
+		}
+	}
+	xa_unlock(&bus1_peers);
+
+	bus1_peer_put(unused);
+	return r;
+}
+
+/**
+ * bus1_peer_route_revoke() - apply a REVOKE, or the engine's end
+ * @route:	the route, taken out of the route table.
+ * @discard:	drop the messages it queued, too (but one a RECV is copying
+ *		out: that one was received before the REVOKE).
+ *
+ * Queues ROUTE_DONE if the route holds no message any more.
+ */
+void bus1_peer_route_revoke(struct bus1_route *route, bool discard)
+{
+	struct bus1_peer *src, *dst = route->dst;
+	LIST_HEAD(dropped);
+	bool linked = false;
+	bool done;
+
+	xa_lock(&bus1_peers);
+	src = xa_load(&bus1_peers, route->src_id);
+	if (src) {
+		spin_lock(&src->lock);
+		linked = !RB_EMPTY_NODE(&route->src_node);
+		if (linked) {
+			rb_erase(&route->src_node, &src->routes);
+			RB_CLEAR_NODE(&route->src_node);
+		}
+		spin_unlock(&src->lock);
+	}
+	xa_unlock(&bus1_peers);
+	/* The tree's reference; the caller's keeps the route. */
+	if (linked)
+		bus1_route_put(route);
+
+	if (dst) {
+		spin_lock(&dst->lock);
+		if (discard)
+			bus1_peer_unlink_routed(dst, route, &dropped);
+		done = bus1_route_set_revoked(route);
+		spin_unlock(&dst->lock);
+	} else {
+		done = bus1_route_set_revoked(route);
+	}
+
+	bus1_peer_free_list(&dropped);
+	if (done)
+		bus1_route_done(route);
 }
 
 /**
@@ -528,7 +755,8 @@ static __poll_t bus1_peer_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &peer->waitq, wait);
 	if (!bus1_engine_alive(peer->gen))
 		mask |= EPOLLERR | EPOLLHUP;
-	else if (READ_ONCE(peer->n_items) || READ_ONCE(peer->readable))
+	else if (READ_ONCE(peer->n_items) || READ_ONCE(peer->n_routed) ||
+		 READ_ONCE(peer->readable))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
@@ -703,6 +931,244 @@ static int bus1_peer_send_data(struct bus1_peer *peer,
 	return bus1_peer_gather(msg, req->data->bytes);
 }
 
+/*
+ * Whether the receiver of @item's route takes it: it is open, the engine
+ * holds nothing unlent for it (so the message goes behind everything
+ * queued before), and the route has credit. Takes the credit. Under the
+ * receiver's lock.
+ */
+static bool bus1_peer_charge_routed(struct bus1_peer *dst,
+				    struct bus1_item *item)
+{
+	return !dst->closed && !READ_ONCE(dst->readable) &&
+	       bus1_route_charge(item->route, item->it.n_data);
+}
+
+/* Queue a charged @item. Under the receiver's lock. Return: whether to wake. */
+static bool bus1_peer_append_routed(struct bus1_peer *dst,
+				    struct bus1_item *item)
+{
+	list_add_tail(&item->link, &dst->items);
+	WRITE_ONCE(dst->n_routed, dst->n_routed + 1);
+	return dst->n_items + dst->n_routed == 1;
+}
+
+/* Queue @item, a unicast, if its receiver takes it; return whether. */
+static bool bus1_peer_queue_unicast(struct bus1_item *item)
+{
+	struct bus1_peer *dst = item->route->dst;
+	bool queued, wake = false;
+
+	bus1_route_order_read();
+	spin_lock(&dst->lock);
+	queued = bus1_peer_charge_routed(dst, item);
+	if (queued)
+		wake = bus1_peer_append_routed(dst, item);
+	spin_unlock(&dst->lock);
+	bus1_route_order_read_end();
+
+	if (wake)
+		wake_up_interruptible_all(&dst->waitq);
+	return queued;
+}
+
+/*
+ * Queue the @n items of a multicast, all or none, and return whether. No
+ * other send or engine record queues anything meanwhile, so every receiver
+ * sees the multicast at the same point of the one order. A receiver that
+ * closes before its copy is queued drops it, as if it closed right after;
+ * @items[i] is set to NULL for each item queued (it is consumed).
+ */
+static bool bus1_peer_queue_multicast(struct bus1_item **items, size_t n)
+{
+	struct bus1_peer *dst;
+	size_t i, charged;
+	bool wake;
+
+	bus1_route_order_exclusive();
+	for (charged = 0; charged < n; ++charged) {
+		dst = items[charged]->route->dst;
+		spin_lock(&dst->lock);
+		wake = bus1_peer_charge_routed(dst, items[charged]);
+		spin_unlock(&dst->lock);
+		if (!wake)
+			break;
+	}
+	for (i = 0; i < n; ++i) {
+		dst = items[i]->route->dst;
+		spin_lock(&dst->lock);
+		if (charged < n || dst->closed) {
+			if (i < charged)
+				items[i]->route_done = bus1_route_uncharge(
+					items[i]->route, items[i]->it.n_data);
+			wake = false;
+		} else {
+			wake = bus1_peer_append_routed(dst, items[i]);
+			items[i] = NULL;
+		}
+		spin_unlock(&dst->lock);
+		if (wake)
+			wake_up_interruptible_all(&dst->waitq);
+	}
+	bus1_route_order_exclusive_end();
+	return charged == n;
+}
+
+/*
+ * A message through @route, its payload in @data, or, if @data is NULL,
+ * copied from the application into the item.
+ */
+static struct bus1_item *bus1_peer_routed_item(struct bus1_route *route,
+					       const struct bus1_message *msg,
+					       struct bus1_data *data)
+{
+	size_t size = data ? 0 : round_up(msg->n_data, 8);
+	struct bus1_item *item;
+
+	item = kvmalloc(struct_size(item, data, size), GFP_KERNEL_ACCOUNT);
+	if (!item)
+		return ERR_PTR(-ENOMEM);
+	item->size = sizeof(item->it) + size;
+	item->ref_data = data;
+	if (data)
+		kref_get(&data->ref);
+	kref_get(&route->ref);
+	item->route = route;
+	item->route_done = false;
+	item->it = (struct bus1_engine_item){
+		.type = BUS1_MESSAGE_TYPE_USER,
+		.id = route->dst_id,
+		.account = route->account,
+		.n_data = msg->n_data,
+	};
+	if (!data) {
+		int r = bus1_peer_gather(msg, item->data);
+
+		if (r) {
+			bus1_item_free(item);
+			return ERR_PTR(r);
+		}
+	}
+	return item;
+}
+
+/*
+ * The state of a SEND the module serves: the destination handles, their
+ * routes (references) and the items to queue, one per destination.
+ */
+struct bus1_routed_send {
+	size_t n;
+	u64 *handles;
+	struct bus1_route **routes;
+	struct bus1_item **items;
+	struct bus1_data *data;
+};
+
+static void bus1_routed_send_free(struct bus1_routed_send *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; ++i) {
+		bus1_item_free(rs->items[i]);
+		bus1_route_put(rs->routes[i]);
+	}
+	bus1_data_put(rs->data);
+	kfree(rs->handles);
+}
+
+/*
+ * Find the route of every destination and build the items. Return: 0, 1
+ * when a destination has no route, or a negative errno (as the engine
+ * path would fail: EFAULT, EMSGSIZE, ENOMEM).
+ */
+static int bus1_routed_send_prepare(struct bus1_peer *peer,
+				    struct bus1_routed_send *rs,
+				    const struct bus1_cmd_send *cmd,
+				    const struct bus1_message *msg)
+{
+	size_t i, n = cmd->n_destinations;
+	int r;
+
+	/* One allocation: handles, then routes, then items. */
+	rs->handles = kcalloc(n, sizeof(u64) + 2 * sizeof(void *),
+			      GFP_KERNEL_ACCOUNT);
+	if (!rs->handles)
+		return -ENOMEM;
+	rs->routes = (struct bus1_route **)(rs->handles + n);
+	rs->items = (struct bus1_item **)(rs->routes + n);
+	rs->n = n;
+	if (copy_from_user(rs->handles, u64_to_user_ptr(cmd->ptr_destinations),
+			   n * sizeof(u64)))
+		return -EFAULT;
+	for (i = 0; i < n; ++i) {
+		rs->routes[i] = bus1_peer_find_route(peer, rs->handles[i]);
+		if (!rs->routes[i])
+			return 1;
+	}
+
+	if (n > 1) {
+		rs->data = bus1_data_new(msg->n_data, peer->gen);
+		if (!rs->data)
+			return -ENOMEM;
+		r = bus1_peer_gather(msg, rs->data->bytes);
+		if (r)
+			return r;
+	}
+	for (i = 0; i < n; ++i) {
+		rs->items[i] = bus1_peer_routed_item(rs->routes[i], msg,
+						     rs->data);
+		if (IS_ERR(rs->items[i])) {
+			r = PTR_ERR(rs->items[i]);
+			rs->items[i] = NULL;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Serve a SEND without the engine, through the routes of its destination
+ * handles, if it is a message the routes may carry. Return: 0 when sent,
+ * 1 when the engine must decide, or a negative errno the engine path
+ * would have returned as well (its checks come first there too).
+ */
+static int bus1_peer_send_routed(struct bus1_peer *peer,
+				 const struct bus1_cmd_send *cmd,
+				 const struct bus1_message *msg)
+{
+	struct bus1_routed_send rs = {};
+	size_t n = cmd->n_destinations;
+	bool queued;
+	int r;
+
+	if (cmd->flags || msg->flags || msg->type != BUS1_MESSAGE_TYPE_USER ||
+	    !n || n > BUS1_ENGINE_MAX_ROUTED || msg->n_transfers ||
+	    msg->n_data >= BUS1_ENGINE_DATA_REF_MIN)
+		return 1;
+
+	r = bus1_routed_send_prepare(peer, &rs, cmd, msg) ?:
+	    bus1_peer_probe(cmd->ptr_errors, n * sizeof(s32));
+	if (r)
+		goto out;
+	if (n == 1) {
+		queued = bus1_peer_queue_unicast(rs.items[0]);
+		if (queued)
+			rs.items[0] = NULL;
+	} else {
+		queued = bus1_peer_queue_multicast(rs.items, n);
+	}
+	if (!queued) {
+		r = 1;
+		goto out;
+	}
+	bus1_route_sent();
+	if (clear_user(u64_to_user_ptr(cmd->ptr_errors), n * sizeof(s32)))
+		r = -EFAULT;
+out:
+	bus1_routed_send_free(&rs);
+	return r;
+}
+
 static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 {
 	size_t n_dst, n_tr, size;
@@ -724,6 +1190,9 @@ static int bus1_peer_send(struct bus1_peer *peer, void __user *arg)
 		return -EINVAL;
 	if (msg.n_data > bus1_max_data)
 		return -EMSGSIZE;
+	r = bus1_peer_send_routed(peer, &cmd, &msg);
+	if (r <= 0)
+		return r;
 
 	by_ref = msg.n_data >= BUS1_ENGINE_DATA_REF_MIN;
 	n_dst = cmd.n_destinations * sizeof(u64);
@@ -855,21 +1324,27 @@ static int bus1_peer_take(struct bus1_peer *peer, struct bus1_item **itemp)
 	return *itemp ? 0 : -EAGAIN;
 }
 
-/* The item reached the application: drop it, tell the engine. */
+/*
+ * The item reached the application: drop it, tell the engine (@done), or,
+ * for a message a route queued (@done is NULL), give the route its credit.
+ */
 static void bus1_peer_consume(struct bus1_peer *peer, struct bus1_item *item,
 			      struct bus1_request *done)
 {
-	struct bus1_engine_recv_done *d = bus1_request_payload(done);
+	struct bus1_engine_recv_done *d;
 
-	d->token = item->it.token;
 	spin_lock(&peer->lock);
 	bus1_peer_unlink(peer, item);
 	peer->recv_item = NULL;
 	spin_unlock(&peer->lock);
-	bus1_item_free(item);
 
-	/* Refused only if the engine is gone, which settles everything. */
-	bus1_engine_queue_quiet(done, peer->gen);
+	if (done) {
+		d = bus1_request_payload(done);
+		d->token = item->it.token;
+		/* Refused only if the engine is gone, which settles all. */
+		bus1_engine_queue_quiet(done, peer->gen);
+	}
+	bus1_item_free(item);
 }
 
 static void bus1_peer_untake(struct bus1_peer *peer)
@@ -921,9 +1396,11 @@ static int bus1_peer_recv(struct bus1_peer *peer, void __user *arg)
 	if (r)
 		goto unbusy;
 
-	done = bus1_request_new(BUS1_ENGINE_RECV_DONE, peer->id,
-				sizeof(struct bus1_engine_recv_done));
-	if (!done) {
+	/* A message a route queued is not the engine's to settle. */
+	if (!item->route)
+		done = bus1_request_new(BUS1_ENGINE_RECV_DONE, peer->id,
+					sizeof(struct bus1_engine_recv_done));
+	if (!item->route && !done) {
 		r = -ENOMEM;
 	} else if ((u64)len < msg.n_data ||
 		   item->it.n_transfers > msg.n_transfers ||

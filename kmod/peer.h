@@ -9,13 +9,17 @@
 
 struct bus1_peer;
 struct bus1_request;
+struct bus1_route;
 
 /**
- * struct bus1_item - an item the engine lent to the module for a peer
- * @link:	entry in the peer's list of lent items, oldest first.
+ * struct bus1_item - an item queued in the module for a peer
+ * @link:	entry in the peer's list of items, oldest first.
  * @size:	size of @it and what follows, as the engine wrote it.
  * @ref_data:	the payload, if it is kept by reference (a reference);
  *		else the bytes follow the handle IDs in @data.
+ * @route:	for a message the module queued itself: its route (a
+ *		reference); NULL for an item the engine lent.
+ * @route_done:	unlinking it made the route's ROUTE_DONE due.
  * @it:		the ITEM payload: fixed part, then handle IDs, then data.
  * @data:	the handle IDs and payload bytes after @it.
  */
@@ -23,6 +27,8 @@ struct bus1_item {
 	struct list_head link;
 	size_t size;
 	struct bus1_data *ref_data;
+	struct bus1_route *route;
+	bool route_done;
 	struct bus1_engine_item it;
 	u8 data[];
 };
@@ -36,6 +42,8 @@ int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item);
 void bus1_peer_retract(u64 id, u64 gen, u64 token);
 void bus1_peer_set_readable(u64 id, u64 gen, bool readable);
 void bus1_peer_wake_all(u64 gen);
+int bus1_peer_route_attach(struct bus1_route *route, u64 dst_peer);
+void bus1_peer_route_revoke(struct bus1_route *route, bool discard);
 void bus1_peer_exit(void);
 
 #endif /* __BUS1_PEER_H */

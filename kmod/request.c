@@ -66,7 +66,8 @@ struct bus1_request *bus1_request_new(u16 type, u64 peer_id,
 	init_waitqueue_head(&req->wq);
 	req->type = type;
 	req->one_way = type == BUS1_ENGINE_PEER_RELEASE ||
-		       type == BUS1_ENGINE_RECV_DONE;
+		       type == BUS1_ENGINE_RECV_DONE ||
+		       type == BUS1_ENGINE_ROUTE_DONE;
 	req->rec->size = req->size;
 	req->rec->type = type;
 	req->rec->peer = peer_id;

@@ -14,6 +14,15 @@
  * names bad ones (0, never handed out, released, or with another n_data:
  * EINVAL), and writes DATA_RELEASE of its own and of random references
  * (always accepted, the latter ignored).
+ * Routes (protocol v4): before the reply to a SEND it answers with 0, the
+ * fuzzer may grant a route for its first destination to a recent peer
+ * (maybe gone) with a random credit, so workers' later sends through that
+ * handle are served by the module; it revokes live routes at random (with
+ * or without REVOKE_DISCARD) and writes malformed ROUTE and unknown REVOKE
+ * records. Checks besides: a correct ROUTE is accepted (EINVAL only for a
+ * handle that still has a route), a malformed one and a REVOKE of an
+ * unknown route are refused with EINVAL, and every ROUTE_DONE names a
+ * revoked route, once.
  * Checks: write() on the control device returns a byte count or EINVAL,
  * ENOSPC, ENOENT, EPROTO; a correct ITEM or RETRACT is accepted (ENOSPC
  * for an ITEM beyond the module's bound); a reply the module rejected
@@ -72,6 +81,12 @@ static struct { uint64_t ref, n_data; } owned[N_OWNED];
 static unsigned int n_owned;
 static uint64_t released_refs[16];
 static uint64_t n_data_releases, n_bad_refs, n_ref_items;
+
+/* Routes granted, by ID (1 to MAX_ROUTES); granting stops at the end. */
+#define MAX_ROUTES 4096
+enum { ROUTE_NONE, ROUTE_LIVE, ROUTE_REVOKED, ROUTE_DONE };
+static struct { uint64_t src, handle; uint8_t state; } routes[MAX_ROUTES + 1];
+static uint64_t n_routes, n_route_revokes, n_route_dones, n_bad_routes;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -299,7 +314,8 @@ static size_t correct_reply(const struct bus1_engine_hdr *req, void *buf)
 static bool one_way(uint16_t type)
 {
 	return type == BUS1_ENGINE_PEER_RELEASE ||
-	       type == BUS1_ENGINE_RECV_DONE;
+	       type == BUS1_ENGINE_RECV_DONE ||
+	       type == BUS1_ENGINE_ROUTE_DONE;
 }
 
 static ssize_t do_write(int cfd, const void *buf, size_t n)
@@ -620,6 +636,148 @@ static void check_recv_done(const struct bus1_engine_hdr *req)
 	n_recv_done++;
 }
 
+static ssize_t route_write(int cfd, uint64_t src,
+			   const struct bus1_engine_route *rt)
+{
+	struct {
+		struct bus1_engine_hdr h;
+		struct bus1_engine_route r;
+	} rec = {
+		{ .size = sizeof(rec), .type = BUS1_ENGINE_ROUTE, .peer = src },
+		*rt,
+	};
+
+	return do_write(cfd, &rec, sizeof(rec));
+}
+
+static ssize_t revoke_write(int cfd, uint64_t src, uint64_t id,
+			    uint64_t flags)
+{
+	struct {
+		struct bus1_engine_hdr h;
+		struct bus1_engine_revoke r;
+	} rec = {
+		{ .size = sizeof(rec), .type = BUS1_ENGINE_REVOKE, .peer = src },
+		{ .route = id, .flags = flags },
+	};
+
+	return do_write(cfd, &rec, sizeof(rec));
+}
+
+/* Whether @src's @handle has a route not yet revoked. */
+static bool route_live(uint64_t src, uint64_t handle)
+{
+	for (uint64_t i = 1; i <= n_routes; i++)
+		if (routes[i].state == ROUTE_LIVE && routes[i].src == src &&
+		    routes[i].handle == handle)
+			return true;
+	return false;
+}
+
+/*
+ * Before the 0 reply to a SEND: maybe grant its sender a route for its
+ * first destination, to a recent peer, or write a malformed ROUTE.
+ */
+static void maybe_route(int cfd, const struct bus1_engine_hdr *req)
+{
+	const struct bus1_engine_send *s = (const void *)(req + 1);
+	struct bus1_engine_route rt;
+	bool live;
+	ssize_t r;
+
+	if (req->type != BUS1_ENGINE_SEND || fuzz_below(3) ||
+	    req->size < sizeof(*req) + sizeof(*s) + 8 || !s->n_destinations ||
+	    n_routes >= MAX_ROUTES)
+		return;
+	rt = (struct bus1_engine_route){
+		.route = n_routes + 1,
+		.handle = *(const uint64_t *)(s + 1),
+		.dst_peer = fuzz_below(4) ? recent_peers[fuzz_below(8)] :
+					    req->peer,
+		.dst_id = ((fuzz_rand() & 0xffffffff) << 1) | BUS1_MANAGED,
+		.account = fuzz_below(2000),
+		.credit_items = 1 + fuzz_below(BUS1_ENGINE_MAX_ROUTE_ITEMS),
+		.credit_bytes = fuzz_below(2) ? 256 :
+			fuzz_below(BUS1_ENGINE_MAX_ROUTE_BYTES + 1),
+	};
+	if (fuzz_below(8) == 0) {
+		/* malformed: no credit, an unmanaged ID, or too much */
+		switch (fuzz_below(3)) {
+		case 0:
+			rt.credit_items = 0;
+			break;
+		case 1:
+			rt.handle &= ~BUS1_MANAGED;
+			break;
+		default:
+			rt.credit_bytes = BUS1_ENGINE_MAX_ROUTE_BYTES + 1;
+			break;
+		}
+		n_bad_routes++;
+		if (route_write(cfd, req->peer, &rt) != -EINVAL)
+			fail("malformed ROUTE accepted");
+		return;
+	}
+	if (!(rt.handle & BUS1_MANAGED) || rt.handle == BUS1_INVALID)
+		return;
+	live = route_live(req->peer, rt.handle);
+	r = route_write(cfd, req->peer, &rt);
+	if (r == -EINVAL && live)
+		return;
+	if (r != sizeof(struct bus1_engine_hdr) + sizeof(rt))
+		fail("ROUTE %llu for peer %llu handle %llu: %zd",
+		     (unsigned long long)rt.route,
+		     (unsigned long long)req->peer,
+		     (unsigned long long)rt.handle, r);
+	n_routes++;
+	routes[n_routes].src = req->peer;
+	routes[n_routes].handle = rt.handle;
+	routes[n_routes].state = ROUTE_LIVE;
+}
+
+/* Maybe revoke a live route, or name an unknown one. */
+static void maybe_revoke(int cfd)
+{
+	uint64_t id;
+
+	if (!n_routes || fuzz_below(4))
+		return;
+	id = 1 + fuzz_below(n_routes);
+	if (fuzz_below(16) == 0) {
+		if (revoke_write(cfd, routes[id].src, MAX_ROUTES + 1 +
+				 fuzz_below(1000), 0) != -EINVAL)
+			fail("REVOKE of an unknown route accepted");
+		return;
+	}
+	if (routes[id].state != ROUTE_LIVE)
+		return;
+	if (revoke_write(cfd, routes[id].src, id,
+			 fuzz_below(2) ? BUS1_ENGINE_REVOKE_DISCARD : 0) !=
+	    (ssize_t)(sizeof(struct bus1_engine_hdr) +
+		      sizeof(struct bus1_engine_revoke)))
+		fail("REVOKE of route %llu rejected", (unsigned long long)id);
+	routes[id].state = ROUTE_REVOKED;
+	n_route_revokes++;
+}
+
+/* A ROUTE_DONE must name a revoked route, once. */
+static void check_route_done(const struct bus1_engine_hdr *req)
+{
+	const struct bus1_engine_route_done *d = (const void *)(req + 1);
+
+	if (req->size != sizeof(*req) + sizeof(*d))
+		fail("ROUTE_DONE of %u bytes", req->size);
+	if (!d->route || d->route > n_routes ||
+	    routes[d->route].state != ROUTE_REVOKED ||
+	    routes[d->route].src != req->peer)
+		fail("ROUTE_DONE of route %llu, not revoked (state %u)",
+		     (unsigned long long)d->route,
+		     d->route && d->route <= n_routes ?
+		     routes[d->route].state : 0);
+	routes[d->route].state = ROUTE_DONE;
+	n_route_dones++;
+}
+
 /* Answer one request: one iteration. */
 static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		   size_t room)
@@ -635,6 +793,8 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 	last_seq = req->seq;
 	if (req->type == BUS1_ENGINE_RECV_DONE)
 		check_recv_done(req);
+	if (req->type == BUS1_ENGINE_ROUTE_DONE)
+		check_route_done(req);
 	if (req->type != BUS1_ENGINE_PEER_RELEASE)
 		recent_peers[fuzz_below(8)] = req->peer;
 
@@ -685,7 +845,10 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		if (do_write(cfd, &st, sizeof(st)) != sizeof(st))
 			fail("PEER_STATE rejected");
 	}
+	maybe_revoke(cfd);
 	n = correct_reply(req, buf);
+	if (!((struct bus1_engine_hdr *)buf)->error)
+		maybe_route(cfd, req);
 	r = do_write(cfd, buf, n);
 	if (r == -ENOENT)
 		n_rejected_correct++;
@@ -821,6 +984,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)n_ref_items,
 	       (unsigned long long)n_bad_refs,
 	       (unsigned long long)n_data_releases);
+	printf("fuzz-control: %llu routes granted, %llu malformed, %llu revoked, %llu ROUTE_DONE\n",
+	       (unsigned long long)n_routes, (unsigned long long)n_bad_routes,
+	       (unsigned long long)n_route_revokes,
+	       (unsigned long long)n_route_dones);
 	fuzz_print_errnos("fuzz-control: control write results", write_errnos);
 	fuzz_print_errnos("fuzz-control: application results",
 			  shared->app_errnos);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -390,4 +391,28 @@ const char *test_stats(void)
 	doc[len] = '\0';
 	assert_true(len > 0 && doc[len - 1] == '\n');
 	return doc;
+}
+
+/*
+ * A "key: value" counter of the module's debugfs file
+ * /sys/kernel/debug/bus1/engine; debugfs is mounted if it is not yet.
+ */
+uint64_t test_debugfs(const char *key)
+{
+	static const char path[] = "/sys/kernel/debug/bus1/engine";
+	size_t n = strlen(key);
+	uint64_t v = UINT64_MAX;
+	char line[256];
+	FILE *f;
+
+	if (access(path, R_OK))
+		mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = strtoull(line + n + 1, NULL, 10);
+	fclose(f);
+	assert_int_not_equal(v, UINT64_MAX);
+	return v;
 }

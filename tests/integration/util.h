@@ -58,6 +58,7 @@ int test_raw_recv(int fd, uint64_t flags, void *meta, void *message);
 int test_raw_ioctl(int fd, unsigned long request, void *arg);
 
 uint64_t test_param(const char *name);
+uint64_t test_debugfs(const char *key);
 const char *test_stats(void);
 void *test_bad_ptr(void);
 pid_t test_fork(void);

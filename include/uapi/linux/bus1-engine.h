@@ -64,10 +64,13 @@
  * SEND                 k->e       bus1_engine_send         errors[n]
  * FETCH                k->e       none                     none
  * RECV_DONE            k->e       bus1_engine_recv_done    one-way
+ * ROUTE_DONE           k->e       bus1_engine_route_done   one-way
  * PEER_STATE           e->k       bus1_engine_peer_state   (asynchronous)
  * ITEM                 e->k       bus1_engine_item         (asynchronous)
  * RETRACT              e->k       bus1_engine_retract      (asynchronous)
  * DATA_RELEASE         e->k       bus1_engine_data_release (asynchronous)
+ * ROUTE                e->k       bus1_engine_route        (asynchronous)
+ * REVOKE               e->k       bus1_engine_revoke       (asynchronous)
  *
  * A reply carries hdr.error: 0 or a negative errno, which the module hands
  * to the application unchanged when it is one of the errnos bus1(7) and
@@ -143,6 +146,54 @@
  * gone. They are charged to the sender's memory cgroup, and counted by the
  * engine's per-UID byte quota like inline payloads, so an engine that keeps
  * its quotas bounds them.
+ *
+ * Routes: unicast sends the module queues itself
+ * ==============================================
+ *
+ * A SEND through the engine costs its caller two context switches, which
+ * bounds a stream of small messages. So the engine may grant the sending
+ * peer a route for one of its handles: a ROUTE record (before the reply
+ * of the request that made it possible, usually a SEND through that
+ * handle) naming the handle, the receiving peer and the node ID the
+ * receiver knows, the sender's account, and a credit of items and payload
+ * bytes that the engine has charged to the receiver's quota, with the
+ * sender as claimant, as if that many messages were queued. While the
+ * route lives, the module serves a SEND itself when all of these hold:
+ * flags, message flags and transfers are 0, the type is
+ * BUS1_MESSAGE_TYPE_USER, there are 1 to BUS1_ENGINE_MAX_ROUTED
+ * destinations and each is a handle with a route, the payload is smaller
+ * than BUS1_ENGINE_DATA_REF_MIN and fits the credit left of every route,
+ * and every receiver is open and the engine last said it holds no unlent
+ * item of it (PEER_STATE readable 0). The module then queues a copy behind
+ * each receiver's lent items, all or none, writes 0 to every errors[i],
+ * and returns without asking the engine. Otherwise the SEND goes to the
+ * engine as usual, which decides exactly as it would without routes. RECV hands such messages out in list order like lent items;
+ * receiving one gives its item and bytes back to the route's credit, and
+ * the engine hears nothing of it.
+ *
+ * Order: the module applies the records of one write() (up to a rejected
+ * one) atomically with respect to the sends it serves itself, and the
+ * engine writes every record a request caused in one write(). With the
+ * readable rule above, a message the module queued and the engine's items
+ * form one total order for every receiver, as if the engine had queued
+ * the message at that moment; a multicast is still seen atomically.
+ *
+ * The engine takes a route back with REVOKE (hdr.peer the route's sender,
+ * as in its ROUTE) before the reply of the request that ends it, so no send the module serves after that request
+ * returned uses it: when the sender releases the handle (or closes), with
+ * flags 0, which leaves its messages queued; when the node is released
+ * (by its owner's RELEASE or close), with BUS1_ENGINE_REVOKE_DISCARD, which
+ * also drops the route's messages still queued (as the engine drops its
+ * own messages for a released node). The module counts the route's
+ * messages it still holds (queued, or being received); once the route is
+ * revoked and none is left, it queues ROUTE_DONE, quietly like RECV_DONE,
+ * with hdr.peer the route's sender, who may be released by then. Only
+ * then may the engine drop the credit's charge and reuse the route ID.
+ * The engine grants at most one route per handle. A ROUTE naming a
+ * receiver or sender the module no longer holds (it may cross a
+ * PEER_RELEASE) is accepted but never used; its REVOKE is still due, and
+ * ROUTE_DONE answers it at once. When the engine is gone, its routes and
+ * the messages queued through them go with it.
  *
  * Readable state and causality
  * ============================
@@ -220,7 +271,14 @@
  *            may not send; seq 0 on a reply, nonzero on an asynchronous
  *            record; an ITEM whose counts or size do not match, whose type
  *            is unknown, or whose token does not grow; an ITEM naming a
- *            data reference the engine does not own, or of another size.
+ *            data reference the engine does not own, or of another size;
+ *            a ROUTE with route ID 0, an ID in use, a handle that already
+ *            has a route, a node or handle ID without BUS1_MANAGED, or a
+ *            credit beyond BUS1_ENGINE_MAX_ROUTE_ITEMS or
+ *            BUS1_ENGINE_MAX_ROUTE_BYTES; a REVOKE of an unknown route or
+ *            with unknown flags.
+ *   ENOMEM   the module could not allocate what a record needs (an ITEM
+ *            or a ROUTE). Nothing is changed.
  *   ENOSPC   an ITEM beyond the bound of what the module holds per peer
  *            (see "Limits"). Nothing is changed.
  *   ENOENT   hdr.seq names no request awaiting a reply (never sent,
@@ -272,6 +330,10 @@
  * cgroup, since the engine's write() allocates them. Payloads kept by
  * reference are the other: charged to the sender's memory cgroup, counted
  * by the engine's byte quotas, and dropped when the engine is gone.
+ * Messages queued through a route are bounded by its credit (at most
+ * BUS1_ENGINE_MAX_ROUTE_ITEMS items and BUS1_ENGINE_MAX_ROUTE_BYTES
+ * payload bytes per route), which the engine charged to the receiver's
+ * quota; they are charged to the sender's memory cgroup.
  */
 #ifndef _UAPI_LINUX_BUS1_ENGINE_H
 #define _UAPI_LINUX_BUS1_ENGINE_H
@@ -280,7 +342,7 @@
 #include <linux/types.h>
 #include <linux/bus1.h>
 
-#define BUS1_ENGINE_VERSION		3
+#define BUS1_ENGINE_VERSION		4
 
 /* Payloads of at least this many bytes travel by reference. */
 #define BUS1_ENGINE_DATA_REF_MIN	(32U << 10)
@@ -288,6 +350,13 @@
 /* What the module holds per peer at most before it refuses an ITEM. */
 #define BUS1_ENGINE_MAX_LENT_ITEMS	64
 #define BUS1_ENGINE_MAX_LENT_BYTES	(1U << 20)
+
+/* The most destinations of a SEND the module serves through routes. */
+#define BUS1_ENGINE_MAX_ROUTED		256
+
+/* The largest credit of one route. */
+#define BUS1_ENGINE_MAX_ROUTE_ITEMS	256
+#define BUS1_ENGINE_MAX_ROUTE_BYTES	(1U << 20)
 
 /**
  * struct bus1_engine_attach - argument of BUS1_ENGINE_IOCTL_ATTACH
@@ -324,10 +393,13 @@ struct bus1_engine_attach {
  * @BUS1_ENGINE_SEND:		BUS1_CMD_SEND.
  * @BUS1_ENGINE_FETCH:		BUS1_CMD_RECV found nothing lent: lend now.
  * @BUS1_ENGINE_RECV_DONE:	lent items were received (one-way).
+ * @BUS1_ENGINE_ROUTE_DONE:	a revoked route holds no message (one-way).
  * @BUS1_ENGINE_PEER_STATE:	engine to kernel: a peer's readable state.
  * @BUS1_ENGINE_ITEM:		engine to kernel: lends a queued item.
  * @BUS1_ENGINE_RETRACT:	engine to kernel: takes a lent item back.
  * @BUS1_ENGINE_DATA_RELEASE:	engine to kernel: a data reference is unused.
+ * @BUS1_ENGINE_ROUTE:		engine to kernel: grants a route.
+ * @BUS1_ENGINE_REVOKE:		engine to kernel: takes a route back.
  */
 enum bus1_engine_type {
 	BUS1_ENGINE_PEER_NEW		= 1,
@@ -337,10 +409,13 @@ enum bus1_engine_type {
 	BUS1_ENGINE_SEND		= 5,
 	BUS1_ENGINE_FETCH		= 6,
 	BUS1_ENGINE_RECV_DONE		= 7,
+	BUS1_ENGINE_ROUTE_DONE		= 8,
 	BUS1_ENGINE_PEER_STATE		= 16,
 	BUS1_ENGINE_ITEM		= 17,
 	BUS1_ENGINE_RETRACT		= 18,
 	BUS1_ENGINE_DATA_RELEASE	= 19,
+	BUS1_ENGINE_ROUTE		= 20,
+	BUS1_ENGINE_REVOKE		= 21,
 };
 
 /**
@@ -508,6 +583,51 @@ struct bus1_engine_peer_state {
 	__u32 reserved;
 };
 
+/**
+ * struct bus1_engine_route - payload of ROUTE (engine to kernel)
+ * @route:		the route's ID, nonzero, chosen by the engine; not
+ *			reused before its ROUTE_DONE.
+ * @handle:		the sender's (hdr.peer's) handle the route serves.
+ * @dst_peer:		the receiving peer: the owner of the handle's node.
+ * @dst_id:		bus1_metadata.id of the messages: the node's ID in
+ *			@dst_peer.
+ * @account:		bus1_metadata.account: the sender's UID.
+ * @credit_items:	messages the route may hold queued at once, 1 to
+ *			BUS1_ENGINE_MAX_ROUTE_ITEMS.
+ * @credit_bytes:	payload bytes they may hold, at most
+ *			BUS1_ENGINE_MAX_ROUTE_BYTES.
+ */
+struct bus1_engine_route {
+	__u64 route;
+	__u64 handle;
+	__u64 dst_peer;
+	__u64 dst_id;
+	__u64 account;
+	__u32 credit_items;
+	__u32 credit_bytes;
+};
+
+/* Drop the route's messages still queued, too. */
+#define BUS1_ENGINE_REVOKE_DISCARD	(1ULL << 0)
+
+/**
+ * struct bus1_engine_revoke - payload of REVOKE (engine to kernel)
+ * @route:	the route the engine takes back.
+ * @flags:	0 or BUS1_ENGINE_REVOKE_DISCARD.
+ */
+struct bus1_engine_revoke {
+	__u64 route;
+	__u64 flags;
+};
+
+/**
+ * struct bus1_engine_route_done - payload of ROUTE_DONE (one-way)
+ * @route:	a revoked route that holds no message any more.
+ */
+struct bus1_engine_route_done {
+	__u64 route;
+};
+
 #ifdef __KERNEL__
 #define _BUS1_ENGINE_ASSERT(_expr) _Static_assert(_expr, #_expr)
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
@@ -527,6 +647,9 @@ _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_retract) == 8);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_data_release) == 8);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_recv_done) == 8);
 _BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_peer_state) == 8);
+_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_route) == 48);
+_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_revoke) == 16);
+_BUS1_ENGINE_ASSERT(sizeof(struct bus1_engine_route_done) == 8);
 
 #undef _BUS1_ENGINE_ASSERT
 
