@@ -34,7 +34,7 @@ static void help(void)
 	       "  peers    per peer: ID, UID, PID, nodes, handles, queued and\n"
 	       "           lent items\n"
 	       "  engine   requests served per type, error replies per errno,\n"
-	       "           batch sizes, items lent to the kernel\n",
+	       "           batch sizes, items lent to the kernel, routes\n",
 	       program_invocation_short_name);
 }
 
@@ -122,6 +122,11 @@ static void show_status(json_object *doc)
 	printf("queued messages:  %" PRIu64 " (%" PRIu64 " bytes)\n",
 	       num(totals, "messages"), num(totals, "message_bytes"));
 	printf("refused charges:  %" PRIu64 "\n", num(totals, "quota_failures"));
+	printf("routes:           %" PRIu64 " live, %" PRIu64 " kept (credit %"
+	       PRIu64 " objects, %" PRIu64 " bytes)\n",
+	       num(totals, "routes_live"), num(totals, "routes_kept"),
+	       num(totals, "route_credit_objects"),
+	       num(totals, "route_credit_bytes"));
 }
 
 static void show_users(json_object *doc)
@@ -204,6 +209,12 @@ static void show_engine(json_object *doc)
 	       num(items, "retracted"), num(items, "lend_failures"));
 	printf("data released:    %" PRIu64 " (large payloads kept by the module)\n",
 	       num(engine, "data_released"));
+	printf("routes granted:   %" PRIu64 " (%" PRIu64 " revoked, %" PRIu64
+	       " done, %" PRIu64 " rejected, %" PRIu64 " not granted for quota"
+	       " or memory)\n",
+	       num(engine, "routes_granted"), num(engine, "routes_revoked"),
+	       num(engine, "routes_done"), num(engine, "routes_rejected"),
+	       num(engine, "route_failures"));
 }
 
 int main(int argc, char *argv[])

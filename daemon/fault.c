@@ -71,6 +71,7 @@ static const char *const fault_type_names[] = {
 	[BUS1_ENGINE_SEND]		= "send",
 	[BUS1_ENGINE_FETCH]		= "fetch",
 	[BUS1_ENGINE_RECV_DONE]		= "recv-done",
+	[BUS1_ENGINE_ROUTE_DONE]	= "route-done",
 };
 
 #define FAULT_ARRAY_SIZE(_a) (sizeof(_a) / sizeof((_a)[0]))

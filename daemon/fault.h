@@ -24,9 +24,9 @@ typedef struct Fault Fault;
 	"  abort,at=N[,point=P]       abort() at the Nth request read\n" \
 	"  abort,type=T[,point=P]     ... or at the first request of type T\n" \
 	"                             (peer-new peer-release transfer release send\n" \
-	"                             fetch recv-done); P is before (default:\n" \
-	"                             before applying it) or after (applied, not\n" \
-	"                             answered)\n" \
+	"                             fetch recv-done route-done); P is before\n" \
+	"                             (default: before applying it) or after\n" \
+	"                             (applied, not answered)\n" \
 	"  stop-reading[,at=N][,for=MS]  at the Nth request (default 1), stop\n" \
 	"                             answering and reading: forever, or for MS\n" \
 	"                             ms, then carry on with that request\n" \

@@ -19,7 +19,9 @@
  * the rejected record (or the error if it was the first). The loop logs
  * and skips that record and writes the rest, so one bad record never
  * stalls the replies behind it. A refused ITEM stays lent in the engine;
- * that only happens when fault injection garbles one.
+ * that only happens when fault injection garbles one. A refused ROUTE
+ * (ENOMEM in the module, say) is reported to the engine, which forgets
+ * the route: the module never held it, so no REVOKE may follow.
  */
 
 #include <errno.h>
@@ -202,7 +204,8 @@ static int loop_submit_write(Loop *loop, const Outbuf *out, bool link)
 }
 
 /* Account for a completed write; what is left is written next. */
-static int loop_handle_write(Loop *loop, Outbuf *out, int res)
+static int loop_handle_write(Loop *loop, Engine *engine, Outbuf *out,
+			     int res)
 {
 	const struct bus1_engine_hdr *hdr;
 	size_t left = out->len - loop->out_off;
@@ -225,6 +228,8 @@ static int loop_handle_write(Loop *loop, Outbuf *out, int res)
 			"kernel rejected record type %u seq %llu peer %llu: %s",
 			hdr->type, (unsigned long long)hdr->seq,
 			(unsigned long long)hdr->peer, strerror(-res));
+		/* a rejected ROUTE never existed in the module: forget it */
+		engine_record_rejected(engine, hdr, left);
 		/*
 		 * Our own output is framed correctly unless fault injection
 		 * garbled it. Skipping by the rejected record's size is safe
@@ -334,7 +339,7 @@ static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
 				   op == LOOP_OP_STATS_SEND) {
 				loop_handle_stats(loop, op, res);
 			} else if (op == LOOP_OP_CONTROL_WRITE) {
-				r = loop_handle_write(loop, out, res);
+				r = loop_handle_write(loop, engine, out, res);
 				if (r)
 					return r;
 			} else if (op == LOOP_OP_CONTROL_READ) {

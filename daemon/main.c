@@ -33,6 +33,10 @@ static void help(void)
 	       "     --log-level LEVEL      err, warning, info (default) or debug\n"
 	       "     --max-objects N        Objects per UID (default 1048576)\n"
 	       "     --max-bytes N[K|M|G]   Queued bytes per UID (default 1G)\n"
+	       "     --route-items N        Credit of a route in messages, at most\n"
+	       "                            256 (default 256, 0: no routes)\n"
+	       "     --route-bytes N[K|M]   Credit of a route in payload bytes, at\n"
+	       "                            most 1M (default 256K)\n"
 	       "     --stats-socket PATH    Stats socket, \"\" for none\n"
 	       "                            (default " STATS_DEFAULT_SOCKET ")\n"
 	       "     --fault SPEC           Inject a fault (repeatable, see below)\n\n"
@@ -83,6 +87,20 @@ static int parse_size(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* A route credit: like parse_size(), but 0 is allowed, up to @max. */
+static int parse_credit(const char *s, uint64_t max, uint32_t *v)
+{
+	uint64_t n = 0;
+	int r = 0;
+
+	if (strcmp(s, "0"))
+		r = parse_size(s, &n);
+	if (r < 0 || n > max)
+		return -EINVAL;
+	*v = n;
+	return 0;
+}
+
 /* Return: <0 on error, 0 to exit successfully, >0 to run. */
 static int parse_argv(int argc, char *argv[])
 {
@@ -94,6 +112,8 @@ static int parse_argv(int argc, char *argv[])
 		ARG_MAX_OBJECTS,
 		ARG_MAX_BYTES,
 		ARG_STATS_SOCKET,
+		ARG_ROUTE_ITEMS,
+		ARG_ROUTE_BYTES,
 	};
 	static const struct option options[] = {
 		{ "help",	no_argument,		NULL, 'h' },
@@ -104,6 +124,8 @@ static int parse_argv(int argc, char *argv[])
 		{ "max-objects", required_argument,	NULL, ARG_MAX_OBJECTS },
 		{ "max-bytes",	required_argument,	NULL, ARG_MAX_BYTES },
 		{ "stats-socket", required_argument,	NULL, ARG_STATS_SOCKET },
+		{ "route-items", required_argument,	NULL, ARG_ROUTE_ITEMS },
+		{ "route-bytes", required_argument,	NULL, ARG_ROUTE_BYTES },
 		{}
 	};
 	const char *env;
@@ -139,6 +161,22 @@ static int parse_argv(int argc, char *argv[])
 					       &main_arg_config.max_objects :
 					       &main_arg_config.max_bytes) < 0) {
 				log_msg(LOG_ERR, "invalid limit: %s", optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_ROUTE_ITEMS:
+			if (parse_credit(optarg, BUS1_ENGINE_MAX_ROUTE_ITEMS,
+					 &main_arg_config.route_items) < 0) {
+				log_msg(LOG_ERR, "invalid route credit (at most %u): %s",
+					BUS1_ENGINE_MAX_ROUTE_ITEMS, optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_ROUTE_BYTES:
+			if (parse_credit(optarg, BUS1_ENGINE_MAX_ROUTE_BYTES,
+					 &main_arg_config.route_bytes) < 0) {
+				log_msg(LOG_ERR, "invalid route credit (at most %u): %s",
+					BUS1_ENGINE_MAX_ROUTE_BYTES, optarg);
 				return -EINVAL;
 			}
 			break;

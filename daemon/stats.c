@@ -11,7 +11,9 @@
  *   { "version": 1,
  *     "limits": { "objects": N, "bytes": N },
  *     "totals": { "peers", "nodes", "handles", "queued", "messages",
- *                 "message_bytes", "users", "quota_failures", "lent" },
+ *                 "message_bytes", "users", "quota_failures", "lent",
+ *                 "routes_live", "routes_kept", "route_credit_objects",
+ *                 "route_credit_bytes" },
  *     "users": [ { "uid", "objects": SLOT, "bytes": SLOT,
  *                  "charges": [ { "claimant", "actors",
  *                                 "objects": CHARGE, "bytes": CHARGE } ] } ],
@@ -22,13 +24,19 @@
  *                 "batches", "batch_records", "batch_max",
  *                 "items": { "lent", "received", "retracted",
  *                            "lend_failures" },
- *                 "data_released" } }
+ *                 "data_released", "routes_granted", "routes_revoked",
+ *                 "routes_done", "routes_rejected", "route_failures" } }
  *
  *   queued counts the items waiting in the engine, lent those lent to the
  *   kernel and not yet received; messages and message_bytes count the user
  *   messages among both. data_released counts the DATA_RELEASE records
- *   written (large payloads the module kept). Keys added later come last, for readers that
- *   match the document as text.
+ *   written (large payloads the module kept). routes_live counts the
+ *   routes not revoked, routes_kept those the engine still keeps (revoked
+ *   ones until their ROUTE_DONE), and the route_credit pair what their
+ *   credits hold charged; routes_revoked counts REVOKE records owed,
+ *   routes_rejected ROUTE records the kernel refused, route_failures
+ *   grants skipped as the credit could not be charged. Keys added later
+ *   come last, for readers that match the document as text.
  *
  *   SLOT = { "limit", "available", "claimed", "used" }: claimed is what
  *   the user's quotas took, including their reserves; used is what is
@@ -281,10 +289,11 @@ static const char *const request_names[ENGINE_N_REQUEST_TYPES] = {
 	[BUS1_ENGINE_SEND]		= "send",
 	[BUS1_ENGINE_FETCH]		= "fetch",
 	[BUS1_ENGINE_RECV_DONE]		= "recv_done",
+	[BUS1_ENGINE_ROUTE_DONE]	= "route_done",
 };
 
 /* Only counters that are not zero; errno names are fixed identifiers. */
-static void put_engine(FILE *f, const EngineCounters *c)
+static void put_engine(FILE *f, const EngineCounters *c, const Routes *routes)
 {
 	const char *sep = "", *name;
 	unsigned int i;
@@ -313,7 +322,7 @@ static void put_engine(FILE *f, const EngineCounters *c)
 	}
 	fprintf(f, "},\"batches\":%llu,\"batch_records\":%llu,\"batch_max\":%llu,"
 		"\"items\":{\"lent\":%llu,\"received\":%llu,\"retracted\":%llu,"
-		"\"lend_failures\":%llu},\"data_released\":%llu}",
+		"\"lend_failures\":%llu},\"data_released\":%llu",
 		(unsigned long long)c->batches,
 		(unsigned long long)c->batch_records,
 		(unsigned long long)c->batch_max,
@@ -322,6 +331,14 @@ static void put_engine(FILE *f, const EngineCounters *c)
 		(unsigned long long)c->items_retracted,
 		(unsigned long long)c->lend_failures,
 		(unsigned long long)c->data_released);
+	fprintf(f, ",\"routes_granted\":%llu,\"routes_revoked\":%llu,"
+		"\"routes_done\":%llu,\"routes_rejected\":%llu,"
+		"\"route_failures\":%llu}",
+		(unsigned long long)routes->n_granted,
+		(unsigned long long)routes->n_revoked,
+		(unsigned long long)routes->n_done,
+		(unsigned long long)routes->n_rejected,
+		(unsigned long long)routes->n_failed);
 }
 
 /**
@@ -372,7 +389,9 @@ int stats_render(Stats *s, char **datap, size_t *lenp)
 	}
 	fprintf(f, "],\"totals\":{\"peers\":%zu,\"nodes\":%llu,\"handles\":%llu,"
 		"\"queued\":%llu,\"messages\":%llu,\"message_bytes\":%llu,"
-		"\"users\":%llu,\"quota_failures\":%llu,\"lent\":%llu},",
+		"\"users\":%llu,\"quota_failures\":%llu,\"lent\":%llu,"
+		"\"routes_live\":%zu,\"routes_kept\":%zu,"
+		"\"route_credit_objects\":%llu,\"route_credit_bytes\":%llu},",
 		bus->n_peers, (unsigned long long)total.nodes,
 		(unsigned long long)total.handles,
 		(unsigned long long)total.queued,
@@ -380,8 +399,11 @@ int stats_render(Stats *s, char **datap, size_t *lenp)
 		(unsigned long long)total.message_bytes,
 		(unsigned long long)bus->acct.n_users,
 		(unsigned long long)bus->acct.n_failures,
-		(unsigned long long)total.lent);
-	put_engine(f, engine_counters(s->engine));
+		(unsigned long long)total.lent,
+		bus->routes.n_live, bus->routes.n_routes,
+		(unsigned long long)bus->routes.credit_held[QUOTA_OBJECTS],
+		(unsigned long long)bus->routes.credit_held[QUOTA_BYTES]);
+	put_engine(f, engine_counters(s->engine), &bus->routes);
 	fputs("}\n", f);
 
 	if (ferror(f)) {

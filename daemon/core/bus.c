@@ -27,7 +27,8 @@ int peer_compare(Peer *a, Peer *b)
 
 RB_GENERATE(PeerTree, Peer, rb, peer_compare)
 
-void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N])
+void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N],
+	      uint32_t route_items, uint32_t route_bytes)
 {
 	RB_INIT(&bus->peers);
 	bus->n_peers = 0;
@@ -37,6 +38,7 @@ void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N])
 	TAILQ_INIT(&bus->released);
 	bus->n_released = 0;
 	acct_init(&bus->acct, maxima);
+	routes_init(&bus->routes, route_items, route_bytes);
 }
 
 void bus_deinit(Bus *bus)
@@ -49,6 +51,8 @@ void bus_deinit(Bus *bus)
 	/* the module drops every reference when the engine goes */
 	while ((payload = bus_pop_released(bus)))
 		core_free(payload);
+	/* revoked routes wait for ROUTE_DONE; their charges go now */
+	routes_deinit(&bus->routes);
 	acct_deinit(&bus->acct);
 }
 

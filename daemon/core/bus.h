@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "quota.h"
+#include "route.h"
 #include "types.h"
 
 RB_HEAD(PeerTree, Peer);
@@ -27,6 +28,7 @@ RB_PROTOTYPE(PeerTree, Peer, rb, peer_compare)
  *		DATA_RELEASE records are due, in the order they went unused
  * @n_released:	number of entries in @released
  * @acct:	resource accounting of every peer's UID
+ * @routes:	every route the engine keeps, and the records they owe
  */
 struct Bus {
 	struct PeerTree peers;
@@ -37,9 +39,11 @@ struct Bus {
 	TAILQ_HEAD(, Payload) released;
 	size_t n_released;
 	Acct acct;
+	Routes routes;
 };
 
-void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N]);
+void bus_init(Bus *bus, const uint64_t maxima[_QUOTA_N],
+	      uint32_t route_items, uint32_t route_bytes);
 void bus_deinit(Bus *bus);
 
 Peer *bus_find_peer(Bus *bus, uint64_t id);

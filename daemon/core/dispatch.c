@@ -41,6 +41,15 @@
  * what does not fit stays listed for the next record. Then the payload is
  * freed.
  *
+ * Routes (see route.c): a SEND the module could have served itself may
+ * earn its handle a route. Its ROUTE record, and the REVOKE records of the
+ * routes a RELEASE or PEER_RELEASE ends, are written after the peers'
+ * records and before the reply (for PEER_RELEASE, in its own flush). The
+ * room for them is part of every reservation: one ROUTE, and one REVOKE
+ * per live route, so they are never deferred; a REVOKE that could not be
+ * written before its reply would let the module serve sends through a
+ * handle that is gone.
+ *
  * Idempotency: the engine records the highest seq applied. A request with
  * a seq not above it is not applied again; it is logged and, if it has a
  * reply, answered with -EINVAL (the original outcome is not kept).
@@ -59,6 +68,7 @@
 #include "peer.h"
 #include "queue.h"
 #include "recv.h"
+#include "route.h"
 #include "transaction.h"
 
 #define PEER_STATE_SIZE \
@@ -120,11 +130,15 @@ int engine_new_config(Engine **enginep, const EngineConfig *config)
 	};
 	Engine *e;
 
+	if (config->route_items > BUS1_ENGINE_MAX_ROUTE_ITEMS ||
+	    config->route_bytes > BUS1_ENGINE_MAX_ROUTE_BYTES)
+		return -EINVAL;
+
 	e = core_calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 
-	bus_init(&e->bus, maxima);
+	bus_init(&e->bus, maxima, config->route_items, config->route_bytes);
 	outbuf_init(&e->scratch);
 	*enginep = e;
 	return 0;
@@ -171,12 +185,24 @@ uint64_t engine_last_seq(Engine *e)
 	return e->last_seq;
 }
 
+/*
+ * Room for a request's reply and everything it may make due before it:
+ * PEER_STATE and RETRACT records, one ROUTE, and a REVOKE for every live
+ * route (a RELEASE or close may end any number of them).
+ */
 static int reserve(Engine *e, Outbuf *out, size_t n_reply)
 {
+	const Routes *routes = &e->bus.routes;
 	size_t n_states = e->bus.n_peers + 1;
+	size_t n_routes;
 
+	if (__builtin_mul_overflow(routes->n_live, REVOKE_RECORD_SIZE,
+				   &n_routes) ||
+	    __builtin_add_overflow(n_routes, ROUTE_RECORD_SIZE + routes->due_bytes,
+				   &n_routes))
+		return -ENOMEM;
 	return outbuf_reserve(out, n_reply + n_states * PEER_STATE_SIZE +
-				   LEND_MAX_ITEMS * RETRACT_SIZE);
+				   LEND_MAX_ITEMS * RETRACT_SIZE + n_routes);
 }
 
 /*
@@ -226,7 +252,7 @@ static void put_retracts(Engine *e, Outbuf *out, Peer *peer)
 static size_t flush_tail(Engine *e, size_t n_after)
 {
 	return n_after + (e->bus.n_dirty + 1) * PEER_STATE_SIZE +
-	       e->bus.n_retracted * RETRACT_SIZE;
+	       e->bus.n_retracted * RETRACT_SIZE + e->bus.routes.due_bytes;
 }
 
 /*
@@ -302,10 +328,50 @@ static void put_data_releases(Engine *e, Outbuf *out)
 	}
 }
 
+static void put_route(Outbuf *out, const Route *route)
+{
+	struct bus1_engine_route *p;
+
+	p = put_async(out, BUS1_ENGINE_ROUTE, route->sender, ROUTE_RECORD_SIZE);
+	p->route = route->id;
+	p->handle = route->handle_id;
+	p->dst_peer = route->dst_peer;
+	p->dst_id = route->dst_id;
+	p->account = route->account;
+	p->credit_items = route->credit_items;
+	p->credit_bytes = route->credit_bytes;
+}
+
+/* hdr.peer is the route's sender, as in its ROUTE and ROUTE_DONE. */
+static void put_revoke(Outbuf *out, const Route *route)
+{
+	struct bus1_engine_revoke *p;
+
+	p = put_async(out, BUS1_ENGINE_REVOKE, route->sender, REVOKE_RECORD_SIZE);
+	p->route = route->id;
+	p->flags = route->revoke_flags;
+}
+
+/* Write every ROUTE and REVOKE record owed; their room is reserved. */
+static void put_routes(Engine *e, Outbuf *out)
+{
+	bool route_owed, revoke_owed;
+	Route *route;
+
+	while ((route = routes_pop_due(&e->bus.routes, &route_owed,
+				       &revoke_owed))) {
+		if (route_owed)
+			put_route(out, route);
+		if (revoke_owed)
+			put_revoke(out, route);
+	}
+}
+
 /*
  * Write what the records applied so far made due, peer by peer: RETRACT,
  * ITEM, then PEER_STATE if readable ("queued items not lent") changed;
- * then the DATA_RELEASE records due. @n_after bytes, for the reply, stay
+ * then the ROUTE and REVOKE records owed, then the DATA_RELEASE records
+ * due. @n_after bytes, for the reply, stay
  * reserved.
  */
 static void flush(Engine *e, Outbuf *out, size_t n_after)
@@ -325,6 +391,7 @@ static void flush(Engine *e, Outbuf *out, size_t n_after)
 				  PEER_STATE_SIZE);
 		state->readable = readable;
 	}
+	put_routes(e, out);
 }
 
 static void *put_reply(Engine *e, Outbuf *out, const Request *req,
@@ -504,6 +571,40 @@ static int handle_release(Engine *e, Outbuf *out, const Request *req)
 	return 0;
 }
 
+/*
+ * After a successful SEND: a route for each of its handles if the module
+ * could have served this SEND itself, unicast or multicast (route.c
+ * decides the rest). The first ROUTE record is reserved with the request;
+ * each further one is reserved here, and where that fails the handles
+ * left get no route this time. A refused credit fails nothing.
+ */
+static void maybe_grant_routes(Engine *e, Outbuf *out, size_t n_reply,
+			       Peer *sender, const struct bus1_engine_send *p,
+			       const uint64_t *destinations)
+{
+	uint64_t i;
+	int r;
+
+	if (!p->n_destinations || p->n_destinations > BUS1_ENGINE_MAX_ROUTED ||
+	    p->n_transfers || p->flags || p->msg_flags ||
+	    p->msg_type != BUS1_MESSAGE_TYPE_USER ||
+	    p->n_data >= BUS1_ENGINE_DATA_REF_MIN)
+		return;
+	for (i = 0; i < p->n_destinations; ++i) {
+		if (i && reserve(e, out, n_reply))
+			return;
+		r = route_grant(&e->bus.routes, sender,
+				peer_lookup_handle(sender, destinations[i]));
+		if (r < 0)
+			engine_log(e, LOG_DEBUG,
+				   "peer %llu: no route for handle %llu: %s",
+				   (unsigned long long)sender->id,
+				   (unsigned long long)destinations[i],
+				   r == -EDQUOT ? "credit over quota" :
+						  "out of memory");
+	}
+}
+
 static int handle_send(Engine *e, Outbuf *out, const Request *req)
 {
 	const struct bus1_engine_send *p = (const void *)req->payload;
@@ -552,6 +653,10 @@ static int handle_send(Engine *e, Outbuf *out, const Request *req)
 				   p->msg_type, destinations, p->n_destinations,
 				   transfers, p->n_transfers, data, ref,
 				   p->n_data));
+	if (!r)
+		maybe_grant_routes(e, out,
+				   sizeof(struct bus1_engine_hdr) + n_reply,
+				   req->peer, p, destinations);
 	/* per-destination results are all 0: outbuf_put() zeroes them */
 	put_reply(e, out, req, r, r ? 0 : n_reply);
 	return 0;
@@ -605,9 +710,53 @@ static int handle_recv_done(Engine *e, Outbuf *out, const Request *req)
 	return 0;
 }
 
+/*
+ * ROUTE_DONE: the module holds no message of a revoked route; its credit
+ * goes back. Its sender may be released by now, so hdr.peer is not looked
+ * up; a route the engine does not know, or has not revoked, is a protocol
+ * error, logged and ignored like other bad one-way records.
+ */
+static int handle_route_done(Engine *e, Outbuf *out, const Request *req)
+{
+	const struct bus1_engine_route_done *p = (const void *)req->payload;
+	Route *route;
+	int r;
+
+	if (req->n_payload != sizeof(*p)) {
+		engine_log(e, LOG_WARNING, "ROUTE_DONE seq %llu: malformed",
+			   (unsigned long long)req->hdr->seq);
+		return 0;
+	}
+	if (reserve(e, out, 0))
+		return -ENOMEM;
+
+	route = routes_find(&e->bus.routes, p->route);
+	if (route && route->sender != req->hdr->peer)
+		/* the ID decides; a credit must not leak over a bad header */
+		engine_log(e, LOG_WARNING,
+			   "ROUTE_DONE seq %llu: route %llu is of peer %llu, not %llu",
+			   (unsigned long long)req->hdr->seq,
+			   (unsigned long long)p->route,
+			   (unsigned long long)route->sender,
+			   (unsigned long long)req->hdr->peer);
+	r = route_done(&e->bus.routes, p->route);
+	if (r)
+		engine_log(e, LOG_WARNING,
+			   "ROUTE_DONE seq %llu peer %llu: route %llu %s",
+			   (unsigned long long)req->hdr->seq,
+			   (unsigned long long)req->hdr->peer,
+			   (unsigned long long)p->route,
+			   r == -ENOENT ? "unknown" : "not revoked");
+	flush(e, out, 0);
+	put_data_releases(e, out);
+	return 0;
+}
+
 static bool type_has_reply(unsigned int type)
 {
-	return type != BUS1_ENGINE_PEER_RELEASE && type != BUS1_ENGINE_RECV_DONE;
+	return type != BUS1_ENGINE_PEER_RELEASE &&
+	       type != BUS1_ENGINE_RECV_DONE &&
+	       type != BUS1_ENGINE_ROUTE_DONE;
 }
 
 static int dispatch_record(Engine *e, const struct bus1_engine_hdr *hdr,
@@ -619,7 +768,7 @@ static int dispatch_record(Engine *e, const struct bus1_engine_hdr *hdr,
 		.n_payload = hdr->size - sizeof(*hdr),
 	};
 
-	if (hdr->type < BUS1_ENGINE_PEER_NEW || hdr->type > BUS1_ENGINE_RECV_DONE) {
+	if (hdr->type < BUS1_ENGINE_PEER_NEW || hdr->type > BUS1_ENGINE_ROUTE_DONE) {
 		engine_log(e, LOG_WARNING, "record of type %u is no request, skipped",
 			   hdr->type);
 		return 0;
@@ -660,6 +809,8 @@ static int dispatch_record(Engine *e, const struct bus1_engine_hdr *hdr,
 		return handle_send(e, out, &req);
 	case BUS1_ENGINE_FETCH:
 		return handle_fetch(e, out, &req);
+	case BUS1_ENGINE_ROUTE_DONE:
+		return handle_route_done(e, out, &req);
 	default:
 		return handle_recv_done(e, out, &req);
 	}
@@ -711,6 +862,39 @@ int engine_process(Engine *e, const void *records, size_t len, Outbuf *out)
 		count_batch_record(e, ++n_records);
 	}
 	return 0;
+}
+
+/**
+ * engine_record_rejected() - the kernel refused one of the engine's records
+ * @e:		the engine
+ * @record:	the record as written (it may have been garbled since)
+ * @size:	bytes available at @record
+ *
+ * A rejected ROUTE means the module holds no such route: forget it, give
+ * its credit back, and owe no REVOKE for it. Rejections of other records
+ * change nothing here (see loop.c for what they mean).
+ */
+void engine_record_rejected(Engine *e, const void *record, size_t size)
+{
+	const struct bus1_engine_hdr *hdr = record;
+	const struct bus1_engine_route *p = (const void *)(hdr + 1);
+	Route *route;
+
+	if (size < ROUTE_RECORD_SIZE || hdr->type != BUS1_ENGINE_ROUTE ||
+	    hdr->size != ROUTE_RECORD_SIZE)
+		return;
+	route = routes_find(&e->bus.routes, p->route);
+	if (!route || route->sender != hdr->peer) {
+		engine_log(e, LOG_WARNING,
+			   "rejected ROUTE names no route %llu of peer %llu",
+			   (unsigned long long)p->route,
+			   (unsigned long long)hdr->peer);
+		return;
+	}
+	engine_log(e, LOG_WARNING, "route %llu of peer %llu rejected, forgotten",
+		   (unsigned long long)route->id,
+		   (unsigned long long)route->sender);
+	route_forget(&e->bus.routes, route);
 }
 
 /**

@@ -21,13 +21,27 @@ typedef struct Engine Engine;
  * @max_objects:	per-UID limit of objects (peers, nodes, handles,
  *			queued messages)
  * @max_bytes:		per-UID limit of queued payload bytes
+ * @route_items:	credit of a route in messages, at most
+ *			BUS1_ENGINE_MAX_ROUTE_ITEMS; 0 grants no routes
+ * @route_bytes:	credit of a route in payload bytes, at most
+ *			BUS1_ENGINE_MAX_ROUTE_BYTES
  */
 typedef struct EngineConfig {
 	uint64_t max_objects;
 	uint64_t max_bytes;
+	uint32_t route_items;
+	uint32_t route_bytes;
 } EngineConfig;
 
-#define ENGINE_CONFIG_DEFAULT ((EngineConfig){					.max_objects = QUOTA_DEFAULT_MAX_OBJECTS,			.max_bytes = QUOTA_DEFAULT_MAX_BYTES,			})
+#define ENGINE_DEFAULT_ROUTE_ITEMS 256
+#define ENGINE_DEFAULT_ROUTE_BYTES (256U << 10)
+
+#define ENGINE_CONFIG_DEFAULT ((EngineConfig){			\
+	.max_objects = QUOTA_DEFAULT_MAX_OBJECTS,			\
+	.max_bytes = QUOTA_DEFAULT_MAX_BYTES,				\
+	.route_items = ENGINE_DEFAULT_ROUTE_ITEMS,			\
+	.route_bytes = ENGINE_DEFAULT_ROUTE_BYTES,			\
+})
 
 /* @level is a syslog priority (LOG_ERR ... LOG_DEBUG). */
 typedef void (*EngineLogFn)(void *userdata, int level, const char *message);
@@ -49,7 +63,7 @@ typedef void (*EngineQuotaFn)(void *userdata, const AcctFailure *failure);
  * RETRACT records written, @lend_failures the times lending stopped for
  * lack of memory, @data_released the DATA_RELEASE records written.
  */
-#define ENGINE_N_REQUEST_TYPES (BUS1_ENGINE_RECV_DONE + 1)
+#define ENGINE_N_REQUEST_TYPES (BUS1_ENGINE_ROUTE_DONE + 1)
 #define ENGINE_N_ERRNOS 134
 
 typedef struct EngineCounters {
@@ -75,4 +89,5 @@ uint64_t engine_last_seq(Engine *engine);
 
 int engine_process(Engine *engine, const void *records, size_t len,
 		   Outbuf *out);
+void engine_record_rejected(Engine *engine, const void *record, size_t size);
 const EngineCounters *engine_counters(Engine *engine);

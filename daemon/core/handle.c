@@ -10,10 +10,12 @@
 
 #include <assert.h>
 #include "alloc.h"
+#include "bus.h"
 #include "handle.h"
 #include "node.h"
 #include "peer.h"
 #include "queue.h"
+#include "route.h"
 
 Handle *handle_new(void)
 {
@@ -35,6 +37,7 @@ Handle *handle_free(Handle *handle)
 
 	assert(!handle->mapped);
 	assert(handle->notify.state == ITEM_IDLE);
+	assert(!handle->route);
 	acct_discharge(&handle->charge);
 	core_free(handle);
 	return NULL;
@@ -68,6 +71,9 @@ void handle_notify_node_release(Handle *handle)
 
 void handle_release(Handle *handle)
 {
+	/* the sender lets go: its messages routed so far stay queued */
+	if (handle->route)
+		route_revoke(&handle->owner->bus->routes, handle->route, 0);
 	queue_remove(handle->owner, &handle->notify);
 	if (handle->mapped) {
 		peer_unmap(handle->owner, &handle->obj);

@@ -21,6 +21,8 @@
  *		handle travels inside a queued message)
  * @charge:	one object on the owner's UID, claimed by the peer that
  *		created the handle there
+ * @route:	the owner's live route through this handle, or NULL
+ * @route_refused: the kernel rejected a ROUTE for it: grant no other
  */
 struct Handle {
 	Object obj;
@@ -30,6 +32,8 @@ struct Handle {
 	Item notify;
 	bool mapped;
 	AcctCharge charge;
+	Route *route;
+	bool route_refused;
 };
 
 Handle *handle_new(void);

@@ -11,11 +11,13 @@
 
 #include <assert.h>
 #include "alloc.h"
+#include "bus.h"
 #include "handle.h"
 #include "message.h"
 #include "node.h"
 #include "peer.h"
 #include "queue.h"
+#include "route.h"
 
 Node *node_new(void)
 {
@@ -90,6 +92,8 @@ void node_release(Node *node)
 
 	peer_unmap(node->owner, &node->obj);
 	queue_remove(node->owner, &node->notify);
+	/* routed messages go with the node, like the engine's own */
+	route_revoke_node(&node->owner->bus->routes, node);
 
 	while ((message = TAILQ_FIRST(&node->messages)))
 		message_discard(message);

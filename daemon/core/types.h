@@ -24,6 +24,7 @@ typedef struct Node Node;
 typedef struct Handle Handle;
 typedef struct Message Message;
 typedef struct Payload Payload;
+typedef struct Route Route;
 
 enum {
 	OBJECT_NODE,

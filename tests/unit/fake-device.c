@@ -5,8 +5,8 @@
  * of a SOCK_SEQPACKET pair (one packet per read() or write(), like the
  * device's whole-record batches); ATTACH on it succeeds. A thread plays
  * the module on the other end: it sends a batch, checks the engine's
- * answer (an ITEM lending the message before the SEND reply) byte for
- * byte, settles the item and sends again, then sends SIGTERM. It prints
+ * answer (an ITEM lending the message, then the ROUTE the plain unicast
+ * earned, before the SEND reply) byte for byte, settles the item and sends again, then sends SIGTERM. It prints
  * "fake: ok" if everything matched, and exits the process with status 3
  * otherwise.
  */
@@ -73,6 +73,7 @@ static void *kernel_thread(void *arg)
 		struct bus1_engine_item i;
 		char data[8];
 	} it = { { 1, 0, 1, 1000, 0, 2 }, "hi" };
+	struct bus1_engine_route rt = { 1, 1, 2, 1, 1000, 256, 256 << 10 };
 	uint64_t zero = 0;
 	uint8_t *p;
 	size_t n = 0, m = 0;
@@ -93,6 +94,7 @@ static void *kernel_thread(void *arg)
 	m += rec(p + m, BUS1_ENGINE_PEER_NEW, 2, 2, 0, NULL, 0);
 	m += rec(p + m, BUS1_ENGINE_TRANSFER, 3, 2, 0, trr, sizeof(trr));
 	m += rec(p + m, BUS1_ENGINE_ITEM, 0, 2, 0, &it, sizeof(it.i) + 2);
+	m += rec(p + m, BUS1_ENGINE_ROUTE, 0, 1, 0, &rt, sizeof(rt));
 	m += rec(p + m, BUS1_ENGINE_SEND, 4, 1, 0, &zero, 4);
 	m += rec(p + m, BUS1_ENGINE_RELEASE, 5, 1, -22, NULL, 0);
 	m += rec(p + m, BUS1_ENGINE_FETCH, 6, 2, 0, NULL, 0);
@@ -103,7 +105,7 @@ static void *kernel_thread(void *arg)
 	if (l != (ssize_t)m || memcmp(got, want, m))
 		fail("engine output differs");
 
-	/* received: the next message gets the next token */
+	/* received: the next message gets the next token, and no new route */
 	n = rec((uint8_t *)in, BUS1_ENGINE_RECV_DONE, 7, 2, 0, &done, sizeof(done));
 	n += rec((uint8_t *)in + n, BUS1_ENGINE_SEND, 8, 1, 0, &sd,
 		 sizeof(sd.s) + 8 + 2);

@@ -11,6 +11,11 @@
  * the uninjected run. One-way records (PEER_RELEASE, RECV_DONE) cannot
  * fail: under every injected failure they must still end in the state of
  * the uninjected run, after the same FETCHes.
+ *
+ * Routes are not part of the fingerprint: a successful SEND whose route
+ * could not be allocated or charged is the other allowed failure (no
+ * route, the SEND stands); a failed request must leave the routes as they
+ * were, and every REVOKE it owes must be written however memory fails.
  */
 
 #include <string.h>
@@ -73,6 +78,8 @@ static void setup_unlent(T *t, Ctx *c)
 	int err;
 
 	setup_bus(t, c);
+	/* a route's allocation would be one more that can fail and succeed */
+	engine_bus(t->engine)->routes.credit_items = 0;
 	for (nth = 0;; ++nth) {
 		t_out_reset(t, 4096);
 		t_fail_alloc(nth);
@@ -84,6 +91,7 @@ static void setup_unlent(T *t, Ctx *c)
 			break;
 		assert_int_equal(err, -ENOMEM);
 	}
+	engine_bus(t->engine)->routes.credit_items = ENGINE_DEFAULT_ROUTE_ITEMS;
 	assert_int_equal(t_held(t, 3), 1);
 	assert_true(t->peers[3].state);
 }
@@ -210,6 +218,59 @@ static int op_send_large_nowhere(T *t, Ctx *c)
 			   NULL, large, LARGE);
 }
 
+/* A plain unicast through a handle without a route: a grant. */
+static int op_send_route(T *t, Ctx *c)
+{
+	int r;
+
+	r = t_send(t, 1, 1, &c->h2_in1, 0, NULL, "route");
+	if (!r && !engine_bus(t->engine)->routes.n_failed)
+		assert_int_equal(t->n_route_recs, 1);
+	return r;
+}
+
+/* setup_bus(), then peer 1 holds a route for its handle to node2. */
+static void setup_routed(T *t, Ctx *c)
+{
+	setup_bus(t, c);
+	assert_int_equal(t_send(t, 1, 1, &c->h2_in1, 0, NULL, "route"), 0);
+	assert_int_equal(t->n_route_recs, 1);
+}
+
+/* setup_routed(), then the handle released: ROUTE_DONE is due. */
+static void setup_revoked(T *t, Ctx *c)
+{
+	setup_routed(t, c);
+	t->hold_route_done = true;
+	assert_int_equal(t_release(t, 1, 0, 1, &c->h2_in1), 0);
+	assert_int_equal(t->n_revoke_recs, 1);
+}
+
+static int op_release_routed_handle(T *t, Ctx *c)
+{
+	int r = t_release(t, 1, 0, 1, &c->h2_in1);
+
+	if (!r)
+		assert_int_equal(t->n_revoke_recs, 1);
+	return r;
+}
+
+static int op_release_routed_node(T *t, Ctx *c)
+{
+	int r = t_release(t, 2, 0, 1, &c->node2);
+
+	if (!r)
+		assert_int_equal(t->n_revoke_recs, 1);
+	return r;
+}
+
+static int op_route_done(T *t, Ctx *c)
+{
+	(void)c;
+	t_route_done_all(t);
+	return 0;
+}
+
 static int op_fetch(T *t, Ctx *c)
 {
 	(void)c;
@@ -278,7 +339,8 @@ static uint64_t reference(SetupFn setup, OpFn op)
 #define sweep(setup, op) sweep_op(setup, op, #op)
 static long sweep_op(SetupFn setup, OpFn op, const char *name)
 {
-	uint64_t want = reference(setup, op), before, failures;
+	uint64_t want = reference(setup, op), before, failures, route_failures;
+	size_t n_routes;
 	long nth, n_lend = 0;
 	bool fired;
 	int err;
@@ -291,6 +353,8 @@ static long sweep_op(SetupFn setup, OpFn op, const char *name)
 		t_out_reset(t, 0);
 		before = t_fp(t);
 		failures = engine_counters(t->engine)->lend_failures;
+		route_failures = engine_bus(t->engine)->routes.n_failed;
+		n_routes = engine_bus(t->engine)->routes.n_routes;
 		t_fail_alloc(nth);
 		err = op(t, &c);
 		t_fail_none();
@@ -299,7 +363,16 @@ static long sweep_op(SetupFn setup, OpFn op, const char *name)
 			assert_true(fired);
 			assert_int_equal(err, -ENOMEM);
 			assert_int_equal(t_fp(t), before);
+			assert_int_equal(engine_bus(t->engine)->routes.n_routes,
+					 n_routes);
 			assert_int_equal(op(t, &c), 0);
+		} else if (fired &&
+			   engine_bus(t->engine)->routes.n_failed > route_failures) {
+			/* or the grant of a route: none, the SEND stands */
+			assert_int_equal(engine_bus(t->engine)->routes.n_failed,
+					 route_failures + 1);
+			assert_int_equal(engine_bus(t->engine)->routes.n_routes,
+					 n_routes);
 		} else if (fired) {
 			/* only lending may fail without failing the request */
 			assert_int_equal(engine_counters(t->engine)->lend_failures,
@@ -367,6 +440,8 @@ static void test_send(void **state)
 	assert_true(sweep(setup_bus, op_send_big) >= 3);
 	assert_true(sweep(setup_bus, op_send_large) >= 3);
 	assert_true(sweep(setup_bus, op_send_large_nowhere) >= 1);
+	/* the message, the route, and the charge's quota and trace */
+	assert_true(sweep(setup_bus, op_send_route) >= 3);
 }
 
 static void test_fetch(void **state)
@@ -384,6 +459,9 @@ static void test_release(void **state)
 	sweep(setup_bus, op_release_retract);
 	/* the large message goes with node3: RETRACT, reply, DATA_RELEASE */
 	sweep(setup_large_lent, op_release_retract);
+	/* REVOKE before the reply, flags 0 or DISCARD */
+	sweep(setup_routed, op_release_routed_handle);
+	sweep(setup_routed, op_release_routed_node);
 }
 
 static void test_one_way(void **state)
@@ -395,6 +473,10 @@ static void test_one_way(void **state)
 	sweep_one_way(setup_large_received, op_recv_done, false);
 	sweep_one_way(setup_large_received, op_peer_release_lent, false);
 	sweep_one_way(setup_large_lent, op_peer_release_lent, false);
+	/* a sender with a route, and a receiver of one */
+	sweep_one_way(setup_routed, op_peer_release, false);
+	sweep_one_way(setup_routed, op_peer_release_lent, false);
+	sweep_one_way(setup_revoked, op_route_done, false);
 }
 
 int main(void)

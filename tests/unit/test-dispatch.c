@@ -103,6 +103,18 @@ static void want_retract(Batch *b, uint64_t peer, uint64_t token)
 	want(b, BUS1_ENGINE_RETRACT, 0, 0, peer, &p, sizeof(p));
 }
 
+static void want_route(Batch *b, uint64_t peer, uint64_t route,
+		       uint64_t handle, uint64_t dst_peer, uint64_t dst_id,
+		       uint64_t account)
+{
+	struct bus1_engine_route p = {
+		route, handle, dst_peer, dst_id, account,
+		ENGINE_DEFAULT_ROUTE_ITEMS, ENGINE_DEFAULT_ROUTE_BYTES,
+	};
+
+	want(b, BUS1_ENGINE_ROUTE, 0, 0, peer, &p, sizeof(p));
+}
+
 static void process(Engine *e, Outbuf *out, const Batch *in, const Batch *exp)
 {
 	outbuf_clear(out);
@@ -144,6 +156,8 @@ static void test_bytes(void **state)
 	/* the item is lent before the SEND reply; nothing stays queued, so
 	 * no PEER_STATE */
 	want_item(&exp, 2, 1, BUS1_MESSAGE_TYPE_USER, ID(0), 1001, "hello");
+	/* a plain unicast earns its handle a route, after the item */
+	want_route(&exp, 1, 1, ID(0), 2, ID(0), 1001);
 	want(&exp, BUS1_ENGINE_SEND, 0, 4, 1, &zero, 4);
 	/* RECV_DONE: nothing to write; FETCH with nothing queued: 0 */
 	want(&exp, BUS1_ENGINE_FETCH, 0, 6, 2, NULL, 0);
@@ -175,7 +189,8 @@ static void test_bytes(void **state)
 	process(e, &out, &in, &exp);
 
 	/* releasing the node takes the lent item back first, then the
-	 * holder hears NODE_RELEASE, then the reply */
+	 * holder hears NODE_RELEASE, then its route is revoked, discarding,
+	 * then the reply */
 	in.len = exp.len = 0;
 	{
 		struct {
@@ -187,6 +202,10 @@ static void test_bytes(void **state)
 	want_retract(&exp, 2, token + 1);
 	want_item(&exp, 1, 1, BUS1_MESSAGE_TYPE_NODE_RELEASE, ID(0),
 		  BUS1_INVALID, NULL);
+	{
+		struct bus1_engine_revoke v = { 1, BUS1_ENGINE_REVOKE_DISCARD };
+		want(&exp, BUS1_ENGINE_REVOKE, 0, 0, 1, &v, sizeof(v));
+	}
 	want(&exp, BUS1_ENGINE_RELEASE, 0, seq++, 2, NULL, 0);
 	process(e, &out, &in, &exp);
 	assert_int_equal(engine_last_seq(e), seq - 1);

@@ -40,7 +40,10 @@ static void on_log(void *userdata, int level, const char *message)
 
 static void setup(Fixture *f, uint64_t max_objects, uint64_t max_bytes)
 {
-	EngineConfig config = { max_objects, max_bytes };
+	EngineConfig config = ENGINE_CONFIG_DEFAULT;
+
+	config.max_objects = max_objects;
+	config.max_bytes = max_bytes;
 
 	*f = (Fixture){ .t = t_new() };
 	engine_free(f->t->engine);

@@ -30,10 +30,17 @@ static void t_log(void *userdata, int level, const char *message)
 
 T *t_new(void)
 {
+	const EngineConfig config = ENGINE_CONFIG_DEFAULT;
+
+	return t_new_config(&config);
+}
+
+T *t_new_config(const EngineConfig *config)
+{
 	T *t = calloc(1, sizeof(*t));
 
 	assert_non_null(t);
-	assert_int_equal(engine_new(&t->engine), 0);
+	assert_int_equal(engine_new_config(&t->engine, config), 0);
 	engine_set_log(t->engine, t_log, t);
 	/* room for every test's output, so only the engine can run out */
 	t_out_reset(t, 1 << 20);
@@ -365,6 +372,87 @@ static void t_take_data_release(T *t, const struct bus1_engine_hdr *hdr)
 		 (unsigned long long)d->ref);
 }
 
+TRoute *t_route(T *t, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_routes; ++i)
+		if (t->routes[i].id == id)
+			return &t->routes[i];
+	return NULL;
+}
+
+/* The route the module holds, not revoked, for @sender's @handle. */
+TRoute *t_route_of(T *t, uint64_t sender, uint64_t handle)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_routes; ++i)
+		if (t->routes[i].sender == sender && !t->routes[i].revoked &&
+		    t->routes[i].rec.handle == handle)
+			return &t->routes[i];
+	return NULL;
+}
+
+static void t_order(T *t, char letter, uint64_t v)
+{
+	size_t n = strlen(t->order);
+
+	snprintf(t->order + n, sizeof(t->order) - n, "%c%llu ", letter,
+		 (unsigned long long)v);
+}
+
+/* ROUTE: the module's checks (EINVAL otherwise), then it holds it. */
+static void t_take_route(T *t, const struct bus1_engine_hdr *hdr)
+{
+	const struct bus1_engine_route *r = (const void *)(hdr + 1);
+	TRoute *route;
+
+	assert_int_equal(hdr->size, sizeof(*hdr) + sizeof(*r));
+	assert_int_equal(hdr->seq, 0);
+	assert_int_equal(hdr->error, 0);
+	assert_int_not_equal(r->route, 0);
+	assert_null(t_route(t, r->route));
+	assert_null(t_route_of(t, hdr->peer, r->handle));
+	assert_true(r->handle & BUS1_MANAGED);
+	assert_true(r->dst_id & BUS1_MANAGED);
+	assert_true(r->credit_items >= 1);
+	assert_true(r->credit_items <= BUS1_ENGINE_MAX_ROUTE_ITEMS);
+	assert_true(r->credit_bytes <= BUS1_ENGINE_MAX_ROUTE_BYTES);
+	++t->n_route_recs;
+	t_order(t, 'G', r->route);
+	if (t->reject_routes) {
+		engine_record_rejected(t->engine, hdr, hdr->size);
+		return;
+	}
+	assert_true(t->n_routes < T_MAX_ROUTES);
+	route = &t->routes[t->n_routes++];
+	*route = (TRoute){ .id = r->route, .sender = hdr->peer, .rec = *r };
+}
+
+/*
+ * REVOKE: of a route the module holds, once. It holds no message of it,
+ * so ROUTE_DONE is due at once.
+ */
+static void t_take_revoke(T *t, const struct bus1_engine_hdr *hdr)
+{
+	const struct bus1_engine_revoke *r = (const void *)(hdr + 1);
+	TRoute *route;
+
+	assert_int_equal(hdr->size, sizeof(*hdr) + sizeof(*r));
+	assert_int_equal(hdr->seq, 0);
+	assert_int_equal(hdr->error, 0);
+	assert_int_equal(r->flags & ~BUS1_ENGINE_REVOKE_DISCARD, 0);
+	route = t_route(t, r->route);
+	assert_non_null(route);
+	assert_false(route->revoked);
+	assert_int_equal(hdr->peer, route->sender);
+	route->revoked = true;
+	route->flags = r->flags;
+	++t->n_revoke_recs;
+	t_order(t, 'V', r->route);
+}
+
 /* A reply to the SEND of @t->send_ref: the engine owns it from now on, or
  * never. */
 static void t_take_send_reply(T *t, const struct bus1_engine_hdr *hdr)
@@ -417,6 +505,7 @@ int t_raw(T *t, const void *records, size_t len)
 	free(buf);
 
 	t->n_states = t->n_items = t->n_retracts = 0;
+	t->n_route_recs = t->n_revoke_recs = 0;
 	t->order[0] = 0;
 	memset(t->phase, 0, sizeof(t->phase));
 	t->error = 1;
@@ -442,6 +531,12 @@ int t_raw(T *t, const void *records, size_t len)
 			break;
 		case BUS1_ENGINE_DATA_RELEASE:
 			t_take_data_release(t, hdr);
+			break;
+		case BUS1_ENGINE_ROUTE:
+			t_take_route(t, hdr);
+			break;
+		case BUS1_ENGINE_REVOKE:
+			t_take_revoke(t, hdr);
 			break;
 		default:
 			t_take_send_reply(t, hdr);
@@ -497,7 +592,36 @@ void t_recv_done(T *t, uint64_t peer, uint64_t token)
 	t_record(t, BUS1_ENGINE_RECV_DONE, peer, &p, sizeof(p), 0);
 }
 
-/* The RECV_DONE records the module queued go before any later request. */
+/* ROUTE_DONE for route @id, which the module then forgets. */
+void t_route_done(T *t, uint64_t id)
+{
+	struct bus1_engine_route_done p = { .route = id };
+	TRoute *route = t_route(t, id);
+	uint64_t sender;
+
+	assert_non_null(route);
+	sender = route->sender;
+	*route = t->routes[--t->n_routes];
+	t_record(t, BUS1_ENGINE_ROUTE_DONE, sender, &p, sizeof(p), 0);
+}
+
+/* ROUTE_DONE for every revoked route the module holds. */
+void t_route_done_all(T *t)
+{
+	uint64_t ids[T_MAX_ROUTES];
+	size_t i, n = 0;
+
+	for (i = 0; i < t->n_routes; ++i)
+		if (t->routes[i].revoked)
+			ids[n++] = t->routes[i].id;
+	for (i = 0; i < n; ++i)
+		t_route_done(t, ids[i]);
+}
+
+/*
+ * The RECV_DONE and ROUTE_DONE records the module queued go before any
+ * later request.
+ */
 void t_settle(T *t)
 {
 	uint64_t peer, token;
@@ -511,6 +635,8 @@ void t_settle(T *t)
 			t_recv_done(t, peer, token);
 	}
 	t->n_pending = 0;
+	if (!t->hold_route_done)
+		t_route_done_all(t);
 }
 
 static int t_request(T *t, uint16_t type, uint64_t peer, const void *payload,

@@ -24,6 +24,14 @@
  * reported state. RECV takes the head item it holds, sending FETCH first
  * if it holds none while the engine said readable, and settles it with a
  * RECV_DONE, at once (T_COMMIT) or before the next request (T_DEFER).
+ *
+ * Routes: the harness checks ROUTE records as the module does (nonzero
+ * ID not in use, one route per handle, managed IDs, credit in bounds)
+ * and REVOKE records (a route it holds, known flags, hdr.peer its
+ * sender). It never serves a SEND itself, so a revoked route holds no
+ * message and its ROUTE_DONE is queued at once, sent before the next
+ * request like RECV_DONE, unless @hold_route_done is set (then
+ * t_route_done_all() sends them).
  */
 
 #include <errno.h>
@@ -95,6 +103,24 @@ typedef struct TPeer {
 	uint64_t done;
 } TPeer;
 
+/**
+ * struct TRoute - a route as the module holds it
+ * @id:		route ID
+ * @sender:	hdr.peer of its ROUTE
+ * @rec:	the ROUTE record's payload
+ * @revoked:	REVOKE seen
+ * @flags:	the REVOKE's flags
+ */
+typedef struct TRoute {
+	uint64_t id;
+	uint64_t sender;
+	struct bus1_engine_route rec;
+	bool revoked;
+	uint64_t flags;
+} TRoute;
+
+#define T_MAX_ROUTES 256
+
 /*
  * @reuse_dropped_ref makes a large SEND reuse the reference of the last
  * one if that failed, so a retried SEND reaches the same state (for
@@ -106,7 +132,12 @@ typedef struct TPeer {
  * @n_states, @n_items, @n_retracts count the records of the last t_raw();
  * @order the async records of the last t_raw(), as "R" (RETRACT), "I"
  * (ITEM), "S" (PEER_STATE) letters followed by the peer ID and a space,
- * for tests of the order (truncated at its size).
+ * for tests of the order (truncated at its size), plus "G" (ROUTE) and
+ * "V" (REVOKE) followed by the route ID;
+ * @routes the routes the module holds (dropped when their ROUTE_DONE is
+ * sent), @n_route_recs and @n_revoke_recs the ROUTE and REVOKE records of
+ * the last t_raw(); @reject_routes makes the module reject every ROUTE
+ * (and tell the engine, as the loop does).
  */
 typedef struct T {
 	Engine *engine;
@@ -131,6 +162,12 @@ typedef struct T {
 	size_t reply_off;
 	bool reply_last;
 	bool reuse_dropped_ref;
+	TRoute routes[T_MAX_ROUTES];
+	size_t n_routes;
+	unsigned int n_route_recs;
+	unsigned int n_revoke_recs;
+	bool hold_route_done;
+	bool reject_routes;
 } T;
 
 typedef struct TRecv {
@@ -152,6 +189,7 @@ enum {
 };
 
 T *t_new(void);
+T *t_new_config(const EngineConfig *config);
 T *t_free(T *t);
 void t_out_reset(T *t, size_t cap);
 
@@ -175,6 +213,10 @@ int t_send(T *t, uint64_t peer, size_t n_dst, const uint64_t *dst,
 int t_fetch(T *t, uint64_t peer);
 void t_recv_done(T *t, uint64_t peer, uint64_t token);
 void t_settle(T *t);
+TRoute *t_route(T *t, uint64_t id);
+TRoute *t_route_of(T *t, uint64_t sender, uint64_t handle);
+void t_route_done(T *t, uint64_t id);
+void t_route_done_all(T *t);
 int t_recv_full(T *t, uint64_t peer, int settle, TRecv *r);
 int t_recv(T *t, uint64_t peer, TRecv *r);
 
