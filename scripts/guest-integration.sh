@@ -59,6 +59,10 @@ fi
 tests=()
 for t in "$top"/tests/integration/test-*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
+	# BUS1_TESTS="test-a test-b" runs only those (while developing).
+	if [ -n "${BUS1_TESTS:-}" ] && ! [[ " $BUS1_TESTS " == *" ${t##*/} "* ]]; then
+		continue
+	fi
 	tests+=("$t")
 done
 if [ "${#tests[@]}" -eq 0 ]; then

@@ -11,7 +11,10 @@
  * from its stats socket, show the item lent until a later item's RECV_DONE
  * or the peer's release takes it, and return to zero once every peer is
  * closed. Then a normal engine is started and must serve new peers. The
- * harness checks the kernel log. Leaves a normal engine running and the
+ * harness checks the kernel log. The faulty engines grant no routes
+ * (--route-items 0), so every send reaches them; one case gives routes and
+ * kills the engine at the first ROUTE_DONE, with routes live and revoked:
+ * the module must drop them all. Leaves a normal engine running and the
  * default request timeout set.
  */
 
@@ -72,7 +75,7 @@ static void fault_engine(const char *fault)
 {
 	char args[512];
 
-	snprintf(args, sizeof(args), "--fault %s", fault);
+	snprintf(args, sizeof(args), "--route-items 0 --fault %s", fault);
 	assert_int_equal(engine_ctl("restart", args), 0);
 }
 
@@ -297,6 +300,29 @@ static void crash(const char *fault)
 	assert_fresh_engine_works();
 }
 
+/*
+ * With routes: the workers' sends go through the module, and their
+ * closes revoke the routes; the engine dies at the first ROUTE_DONE,
+ * leaving routes revoked and live behind. The module drops them all.
+ */
+static void test_abort_type_route_done(void **state)
+{
+	struct outcome o;
+	int i;
+
+	(void)state;
+	assert_int_equal(engine_ctl("restart",
+				    "--fault abort,type=route-done"), 0);
+	run_workers(&o, 100, 10000);
+	/* the engine dies when the first worker closes; later opens fail */
+	ASSERT_OUTCOMES(&o, 0, ENOTCONN, ENXIO);
+	for (i = 0; i < 500 && !engine_ctl("status >/dev/null", NULL); ++i)
+		usleep(10000);
+	assert_int_not_equal(engine_ctl("status >/dev/null", NULL), 0);
+	assert_int_equal(test_debugfs("routes"), 0);
+	assert_fresh_engine_works();
+}
+
 static void test_abort_before(void **state)
 {
 	(void)state;
@@ -345,7 +371,8 @@ static void test_abort_type_fetch(void **state)
 /*
  * Without faults, bursts are received in full and in order: the engine
  * lends what its window holds, and the RECV that finds nothing more lent
- * sends FETCH, once per burst when nothing else talks to the engine.
+ * sends FETCH, once per burst when nothing else talks to the engine
+ * (without routes: the module would queue these sends itself).
  */
 static void test_burst(void **state)
 {
@@ -355,7 +382,7 @@ static void test_burst(void **state)
 	int fd, round, i;
 
 	(void)state;
-	assert_int_equal(engine_ctl("restart", NULL), 0);
+	assert_int_equal(engine_ctl("restart", "--route-items 0"), 0);
 	fd = test_peer();
 	test_node(fd, -1, &node, &handle);
 	for (round = 0; round < 3; ++round) {
@@ -749,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_abort_type_recv_done),
 		cmocka_unit_test(test_abort_type_fetch),
 		cmocka_unit_test(test_abort_type_send),
+		cmocka_unit_test(test_abort_type_route_done),
 		cmocka_unit_test(test_hang),
 		cmocka_unit_test(test_slow),
 		cmocka_unit_test(test_burst),
