@@ -145,17 +145,6 @@ static bool bus1ctl_shows(const char *view, const char *text)
 	return pclose(f) == 0 && found;
 }
 
-static int peer_as(uid_t uid)
-{
-	int fd;
-
-	assert_int_equal(seteuid(uid), 0);
-	fd = bus1_peer_new();
-	assert_int_equal(seteuid(0), 0);
-	assert_true(fd >= 0);
-	return fd;
-}
-
 static int send_chunk(int fd, uint64_t dst)
 {
 	return test_send(fd, 1, &dst, chunk, sizeof(chunk), 0, NULL);
@@ -210,8 +199,8 @@ static void test_foreign_flood(void **state)
 
 	(void)state;
 	r = test_peer();
-	f = peer_as(FLOOD_UID);
-	t = peer_as(THIRD_UID);
+	f = test_peer_as(FLOOD_UID);
+	t = test_peer_as(THIRD_UID);
 	test_node(r, r, &node, &self);
 	to_r = test_handle(r, f, self);
 	to_r3 = test_handle(r, t, self);
@@ -272,8 +261,8 @@ static void test_same_uid(void **state)
 	int a, b, n, err;
 
 	(void)state;
-	a = peer_as(FLOOD_UID);
-	b = peer_as(FLOOD_UID);
+	a = test_peer_as(FLOOD_UID);
+	b = test_peer_as(FLOOD_UID);
 	test_node(a, a, &node_a, &self_a);
 	test_node(b, b, &node_b, &self_b);
 	a_to_b = test_handle(b, a, self_b);
@@ -301,7 +290,7 @@ static void test_all_closed(void **state)
 
 	(void)state;
 	a = test_peer();
-	b = peer_as(FLOOD_UID);
+	b = test_peer_as(FLOOD_UID);
 	test_node(a, b, &node, &h);
 	test_node(b, a, NULL, &self);
 	assert_int_equal(send_chunk(b, h), 0);
@@ -337,7 +326,7 @@ static void test_peer_limit(void **state)
 	(void)state;
 	assert_int_equal(engine_restart("--max-objects 8"), 0);
 	for (i = 0; i < 7; ++i)
-		fds[i] = peer_as(FLOOD_UID);
+		fds[i] = test_peer_as(FLOOD_UID);
 	assert_int_equal(seteuid(FLOOD_UID), 0);
 	fd = bus1_peer_new();
 	assert_int_equal(seteuid(0), 0);

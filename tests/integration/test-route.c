@@ -337,17 +337,6 @@ static void fx_init(struct fx *f)
 	test_node(f->r, f->s, &f->node, &f->h);
 }
 
-static int peer_as(uid_t uid)
-{
-	int fd;
-
-	assert_int_equal(seteuid(uid), 0);
-	fd = bus1_peer_new();
-	assert_int_equal(seteuid(0), 0);
-	assert_true(fd >= 0);
-	return fd;
-}
-
 /*
  * Sends message 0 (through the engine, which grants the route) and then
  * @n more (tags 1..n), which the module must queue itself: route_sends
@@ -500,7 +489,7 @@ static void test_fast_path(void **state)
 	test_expect_empty(f.r);
 
 	/* a sender of another UID: account is its UID, not the receiver's */
-	s2 = peer_as(FOREIGN_UID);
+	s2 = test_peer_as(FOREIGN_UID);
 	{
 		uint64_t node2, h2;
 
@@ -1009,7 +998,7 @@ static void test_close_sender(void **state)
 
 	/* the same with a sender of another UID, charging root's quota */
 	f.r = test_peer();
-	f.s = peer_as(FOREIGN_UID);
+	f.s = test_peer_as(FOREIGN_UID);
 	test_node(f.r, f.s, &f.node, &f.h);
 	send_stream(f.s, f.h, 40);
 	close(f.s);
@@ -1800,8 +1789,8 @@ static void test_quota_flood(void **state)
 	assert_int_equal(engine_restart("--max-bytes 2M --max-objects 4096"), 0);
 	snap_take(&base);
 	r = test_peer();
-	f1 = peer_as(FLOOD_UID);
-	t = peer_as(THIRD_UID);
+	f1 = test_peer_as(FLOOD_UID);
+	t = test_peer_as(THIRD_UID);
 	test_node(r, f1, &node1, &h1);
 	test_node(r, t, &node2, &h2);
 	for (n = 0; n < 100000; ++n) {

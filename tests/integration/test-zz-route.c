@@ -183,6 +183,25 @@ static struct bus1_engine_route route_of(uint64_t id, uint64_t dst,
 	};
 }
 
+struct routed_pair {
+	uint64_t a, b;
+	int fa, fb;
+};
+
+/* Peers a and b, and route @id from a's HANDLE to b's NODE. */
+static struct routed_pair routed_pair(uint64_t id, uint32_t items,
+				      uint32_t bytes)
+{
+	struct bus1_engine_route rt;
+	struct routed_pair p;
+
+	p.fa = peer_open(&p.a);
+	p.fb = peer_open(&p.b);
+	rt = route_of(id, p.b, items, bytes);
+	assert_int_equal(route_write(p.a, &rt), 0);
+	return p;
+}
+
 #define MAX_DST 4
 
 struct send_call {
@@ -357,48 +376,44 @@ static void test_route_malformed(void **state)
 
 static void test_route_served(void **state)
 {
-	struct bus1_engine_route rt;
-	uint64_t a, b, sends;
-	int fa, fb;
+	struct routed_pair p;
+	uint64_t sends;
 
 	(void)state;
-	fa = peer_open(&a);
-	fb = peer_open(&b);
-	rt = route_of(10, b, 2, 64);
-	assert_int_equal(route_write(a, &rt), 0);
+	p = routed_pair(10, 2, 64);
 	sends = test_debugfs("route_sends");
 
-	send_routed(fa, 10);
+	send_routed(p.fa, 10);
 	assert_int_equal(test_debugfs("route_sends"), sends + 1);
-	assert_true(test_readable(fb));
-	expect_routed_item(fb, 10);
-	test_expect_empty(fb);
+	assert_true(test_readable(p.fb));
+	expect_routed_item(p.fb, 10);
+	test_expect_empty(p.fb);
 
 	/* the credit came back: two fit, the third goes to the engine */
-	send_routed(fa, 20);
-	send_routed(fa, 0);
-	send_engine(fa, 0, 1, -EDQUOT);
-	expect_routed_item(fb, 20);
-	expect_routed_item(fb, 0);
+	send_routed(p.fa, 20);
+	send_routed(p.fa, 0);
+	send_engine(p.fa, 0, 1, -EDQUOT);
+	expect_routed_item(p.fb, 20);
+	expect_routed_item(p.fb, 0);
 
 	/* beyond the byte credit; with flags; while the engine holds items */
-	send_engine(fa, 0, 65, -EDQUOT);
-	send_engine(fa, 1, 1, -EINVAL);
-	state_write(b, 1);
-	send_engine(fa, 0, 1, -EDQUOT);
-	state_write(b, 0);
+	send_engine(p.fa, 0, 65, -EDQUOT);
+	send_engine(p.fa, 1, 1, -EINVAL);
+	state_write(p.b, 1);
+	send_engine(p.fa, 0, 1, -EDQUOT);
+	state_write(p.b, 0);
 	assert_int_equal(test_debugfs("route_sends"), sends + 3);
 
 	/* revoked with a message queued: ROUTE_DONE once it is received */
-	send_routed(fa, 5);
-	assert_int_equal(revoke_write(a, 10, 0), 0);
-	send_engine(fa, 0, 5, -EDQUOT);
+	send_routed(p.fa, 5);
+	assert_int_equal(revoke_write(p.a, 10, 0), 0);
+	send_engine(p.fa, 0, 5, -EDQUOT);
 	expect_no_route_done();
-	expect_routed_item(fb, 5);
-	expect_route_done(a, 10);
-	test_expect_empty(fb);
-	close(fa);
-	close(fb);
+	expect_routed_item(p.fb, 5);
+	expect_route_done(p.a, 10);
+	test_expect_empty(p.fb);
+	close(p.fa);
+	close(p.fb);
 }
 
 static void test_route_self(void **state)
@@ -420,77 +435,63 @@ static void test_route_self(void **state)
 
 static void test_route_discard(void **state)
 {
-	struct bus1_engine_route rt;
-	uint64_t a, b;
-	int fa, fb;
+	struct routed_pair p;
 
 	(void)state;
-	fa = peer_open(&a);
-	fb = peer_open(&b);
-	rt = route_of(30, b, 8, 256);
-	assert_int_equal(route_write(a, &rt), 0);
-	send_routed(fa, 1);
-	send_routed(fa, 2);
-	assert_true(test_readable(fb));
-	assert_int_equal(revoke_write(a, 30, BUS1_ENGINE_REVOKE_DISCARD), 0);
-	expect_route_done(a, 30);
-	assert_false(test_readable(fb));
-	test_expect_empty(fb);
-	close(fa);
-	close(fb);
+	p = routed_pair(30, 8, 256);
+	send_routed(p.fa, 1);
+	send_routed(p.fa, 2);
+	assert_true(test_readable(p.fb));
+	assert_int_equal(revoke_write(p.a, 30, BUS1_ENGINE_REVOKE_DISCARD), 0);
+	expect_route_done(p.a, 30);
+	assert_false(test_readable(p.fb));
+	test_expect_empty(p.fb);
+	close(p.fa);
+	close(p.fb);
 }
 
 static void test_route_receiver_closed(void **state)
 {
 	struct bus1_engine_route rt;
-	uint64_t a, b;
-	int fa, fb;
+	struct routed_pair p;
 
 	(void)state;
-	fa = peer_open(&a);
-	fb = peer_open(&b);
-	rt = route_of(40, b, 8, 256);
-	assert_int_equal(route_write(a, &rt), 0);
-	send_routed(fa, 3);
-	close(fb);
+	p = routed_pair(40, 8, 256);
+	send_routed(p.fa, 3);
+	close(p.fb);
 	assert_non_null(engine_expect(BUS1_ENGINE_PEER_RELEASE,
 				      TEST_TIMEOUT_MS));
 	/* its messages went with it; the route is not done before REVOKE */
-	send_engine(fa, 0, 3, -EDQUOT);
+	send_engine(p.fa, 0, 3, -EDQUOT);
 	expect_no_route_done();
-	assert_int_equal(revoke_write(a, 40, BUS1_ENGINE_REVOKE_DISCARD), 0);
-	expect_route_done(a, 40);
+	assert_int_equal(revoke_write(p.a, 40, BUS1_ENGINE_REVOKE_DISCARD), 0);
+	expect_route_done(p.a, 40);
 
 	/* a route to a receiver the module no longer holds is never used */
-	rt = route_of(41, b, 8, 256);
-	assert_int_equal(route_write(a, &rt), 0);
-	send_engine(fa, 0, 3, -EDQUOT);
-	assert_int_equal(revoke_write(a, 41, 0), 0);
-	expect_route_done(a, 41);
-	close(fa);
+	rt = route_of(41, p.b, 8, 256);
+	assert_int_equal(route_write(p.a, &rt), 0);
+	send_engine(p.fa, 0, 3, -EDQUOT);
+	assert_int_equal(revoke_write(p.a, 41, 0), 0);
+	expect_route_done(p.a, 41);
+	close(p.fa);
 }
 
 static void test_route_sender_closed(void **state)
 {
-	struct bus1_engine_route rt;
-	uint64_t a, b;
-	int fa, fb;
+	struct routed_pair p;
 
 	(void)state;
-	fa = peer_open(&a);
-	fb = peer_open(&b);
-	rt = route_of(50, b, 8, 256);
-	assert_int_equal(route_write(a, &rt), 0);
-	send_routed(fa, 4);
-	close(fa);
+	p = routed_pair(50, 8, 256);
+	send_routed(p.fa, 4);
+	close(p.fa);
 	assert_non_null(engine_expect(BUS1_ENGINE_PEER_RELEASE,
 				      TEST_TIMEOUT_MS));
 	/* what it sent stays queued, and ROUTE_DONE names the closed one */
-	assert_int_equal(revoke_write(a, 50, 0), 0);
+	assert_int_equal(revoke_write(p.a, 50, 0), 0);
 	expect_no_route_done();
-	expect_routed_item(fb, 4);
-	expect_route_done(a, 50);
-	close(fb);
+	expect_routed_item(p.fb, 4);
+	expect_route_done(p.a, 50);
+	close(p.fb);
 }
 
 /*
@@ -561,25 +562,20 @@ static void test_route_multicast(void **state)
 /* Runs last: the engine goes with routes and routed messages queued. */
 static void test_route_engine_gone(void **state)
 {
-	struct bus1_engine_route rt;
 	struct test_item item;
-	uint64_t a, b;
-	int fa, fb;
+	struct routed_pair p;
 
 	(void)state;
-	fa = peer_open(&a);
-	fb = peer_open(&b);
-	rt = route_of(60, b, 8, 256);
-	assert_int_equal(route_write(a, &rt), 0);
-	send_routed(fa, 6);
-	send_routed(fa, 6);
+	p = routed_pair(60, 8, 256);
+	send_routed(p.fa, 6);
+	send_routed(p.fa, 6);
 	assert_true(test_debugfs("routes") >= 1);
 
 	close(engine.ctl);
 	engine.ctl = -1;
-	assert_int_equal(test_recv(fb, &item), -ENOTCONN);
-	close(fa);
-	close(fb);
+	assert_int_equal(test_recv(p.fb, &item), -ENOTCONN);
+	close(p.fa);
+	close(p.fb);
 	assert_int_equal(test_debugfs("routes"), 0);
 }
 

@@ -42,6 +42,18 @@ int test_peer(void)
 	return fd;
 }
 
+/* A peer opened with effective UID @uid (its resource context). */
+int test_peer_as(uid_t uid)
+{
+	int fd;
+
+	assert_int_equal(seteuid(uid), 0);
+	fd = bus1_peer_new();
+	assert_int_equal(seteuid(0), 0);
+	assert_true(fd >= 0);
+	return fd;
+}
+
 void test_node(int fd, int to, uint64_t *node, uint64_t *handle)
 {
 	struct bus1_transfer src = { BUS1_TRANSFER_FLAG_CREATE, BUS1_INVALID };

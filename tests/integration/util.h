@@ -34,6 +34,7 @@ struct test_item {
 int test_setup_device(void **state);
 
 int test_peer(void);
+int test_peer_as(uid_t uid);
 void test_node(int fd, int to, uint64_t *node, uint64_t *handle);
 uint64_t test_handle(int from, int to, uint64_t handle);
 
