@@ -53,41 +53,6 @@ static int teardown(void **state)
 	return engine_restart("") ? -1 : 0;
 }
 
-/* The object of user @uid in the document, or NULL; *@end bounds it. */
-static const char *stats_user(const char *doc, unsigned int uid,
-			      const char **end)
-{
-	char key[64];
-	const char *u, *next;
-
-	snprintf(key, sizeof(key), "{\"uid\":%u,", uid);
-	u = strstr(doc, key);
-	if (!u)
-		return NULL;
-	next = strstr(u + 1, "{\"uid\":");
-	*end = next ? next : strstr(u, "],\"peers\"");
-	assert_non_null(*end);
-	return u;
-}
-
-/* @slot ("objects" or "bytes") of user @uid: what its quotas took. */
-static unsigned long long user_available(unsigned int uid, const char *slot)
-{
-	unsigned long long limit, available, claimed, used;
-	const char *u, *end, *p;
-	char key[32];
-
-	u = stats_user(test_stats(), uid, &end);
-	assert_non_null(u);
-	snprintf(key, sizeof(key), "\"%s\":{", slot);
-	p = strstr(u, key);
-	assert_true(p && p < end);
-	assert_int_equal(sscanf(p + strlen(key),
-				"\"limit\":%llu,\"available\":%llu,\"claimed\":%llu,\"used\":%llu",
-				&limit, &available, &claimed, &used), 4);
-	return available;
-}
-
 /* Bytes that claimant UID @claimant has charged on user @uid. */
 static unsigned long long charged_bytes(unsigned int uid, unsigned int claimant)
 {
@@ -95,7 +60,7 @@ static unsigned long long charged_bytes(unsigned int uid, unsigned int claimant)
 	const char *u, *end, *p;
 	char key[64];
 
-	u = stats_user(test_stats(), uid, &end);
+	u = test_stats_user(test_stats(), uid, &end);
 	if (!u)
 		return 0;
 	snprintf(key, sizeof(key), "{\"claimant\":%u,", claimant);
@@ -223,7 +188,7 @@ static void test_foreign_flood(void **state)
 	/* a few 64 KiB messages, far below 8 MiB */
 	assert_true(n > 0 && n < 64);
 	assert_int_equal(charged_bytes(0, FLOOD_UID), (unsigned long long)n * CHUNK);
-	avail = user_available(0, "bytes");
+	avail = test_stats_slot(test_stats(), 0, "bytes").available;
 	assert_true(avail >= MAX_BYTES / 2);
 	print_message("flooder sent %d messages of 64 KiB, root keeps %llu of %llu bytes\n",
 		      n, avail, MAX_BYTES);

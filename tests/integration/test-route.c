@@ -69,31 +69,6 @@ static unsigned long long stat_value(const char *key)
 	return v;
 }
 
-/* What user @uid has charged in @slot ("objects"/"bytes"), 0 if absent. */
-static unsigned long long user_used(const char *doc, unsigned int uid,
-				    const char *slot)
-{
-	unsigned long long limit, available, claimed, used;
-	const char *u, *end, *p;
-	char key[64];
-
-	snprintf(key, sizeof(key), "{\"uid\":%u,", uid);
-	u = strstr(doc, key);
-	if (!u)
-		return 0;
-	end = strstr(u + 1, "{\"uid\":");
-	if (!end)
-		end = strstr(u, "],\"peers\"");
-	assert_non_null(end);
-	snprintf(key, sizeof(key), "\"%s\":{", slot);
-	p = strstr(u, key);
-	assert_true(p && p < end);
-	assert_int_equal(sscanf(p + strlen(key),
-				"\"limit\":%llu,\"available\":%llu,\"claimed\":%llu,\"used\":%llu",
-				&limit, &available, &claimed, &used), 4);
-	return used;
-}
-
 struct snap {
 	unsigned long long routes;	/* module */
 	unsigned long long live;	/* engine: not revoked */
@@ -112,10 +87,10 @@ static void snap_take(struct snap *s)
 	s->credit[0] = stat_value("route_credit_objects");
 	s->credit[1] = stat_value("route_credit_bytes");
 	doc = test_stats();
-	s->used[0] = user_used(doc, 0, "objects");
-	s->used[1] = user_used(doc, 0, "bytes");
-	s->used[2] = user_used(doc, FOREIGN_UID, "objects");
-	s->used[3] = user_used(doc, FOREIGN_UID, "bytes");
+	s->used[0] = test_stats_slot(doc, 0, "objects").used;
+	s->used[1] = test_stats_slot(doc, 0, "bytes").used;
+	s->used[2] = test_stats_slot(doc, FOREIGN_UID, "objects").used;
+	s->used[3] = test_stats_slot(doc, FOREIGN_UID, "bytes").used;
 }
 
 static bool snap_equal(const struct snap *a, const struct snap *b, bool quota)
