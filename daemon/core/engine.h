@@ -33,8 +33,8 @@ typedef struct EngineConfig {
 	uint32_t route_bytes;
 } EngineConfig;
 
-#define ENGINE_DEFAULT_ROUTE_ITEMS 256
-#define ENGINE_DEFAULT_ROUTE_BYTES (256U << 10)
+#define ENGINE_DEFAULT_ROUTE_ITEMS 64
+#define ENGINE_DEFAULT_ROUTE_BYTES (64U << 10)
 
 #define ENGINE_CONFIG_DEFAULT ((EngineConfig){			\
 	.max_objects = QUOTA_DEFAULT_MAX_OBJECTS,			\

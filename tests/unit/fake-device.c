@@ -73,7 +73,8 @@ static void *kernel_thread(void *arg)
 		struct bus1_engine_item i;
 		char data[8];
 	} it = { { 1, 0, 1, 1000, 0, 2 }, "hi" };
-	struct bus1_engine_route rt = { 1, 1, 2, 1, 1000, 256, 256 << 10 };
+	/* bus1d's default credit (ENGINE_DEFAULT_ROUTE_*) */
+	struct bus1_engine_route rt = { 1, 1, 2, 1, 1000, 64, 64 << 10 };
 	uint64_t zero = 0;
 	uint8_t *p;
 	size_t n = 0, m = 0;
