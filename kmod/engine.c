@@ -699,41 +699,6 @@ static int bus1_engine_writer_gen(struct file *file, u64 *gen)
 	return r;
 }
 
-/*
- * Read the fixed-size payload of an asynchronous record into @payload and
- * find the generation of the engine that wrote it.
- */
-static int bus1_engine_async(struct file *file,
-			     const struct bus1_engine_hdr *hdr,
-			     struct iov_iter *from, void *payload, size_t size,
-			     u64 *gen)
-{
-	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + size)
-		return -EINVAL;
-	if (!copy_from_iter_full(payload, size, from))
-		return -EFAULT;
-	return bus1_engine_writer_gen(file, gen);
-}
-
-static int bus1_engine_peer_state(struct file *file,
-				  const struct bus1_engine_hdr *hdr,
-				  struct iov_iter *from)
-{
-	struct bus1_engine_peer_state ps;
-	u64 gen;
-	int r;
-
-	r = bus1_engine_async(file, hdr, from, &ps, sizeof(ps), &gen);
-	if (r)
-		return r;
-	if (ps.reserved || ps.readable > 1)
-		return -EINVAL;
-
-	/* Ignored for the peers of this engine if it broke meanwhile. */
-	bus1_peer_set_readable(hdr->peer, gen, ps.readable);
-	return 0;
-}
-
 /* Whether an ITEM's payload is a data reference instead of bytes. */
 static bool bus1_engine_item_by_ref(const struct bus1_engine_item *it)
 {
@@ -814,62 +779,62 @@ err:
 	return r;
 }
 
-static int bus1_engine_retract(struct file *file,
-			       const struct bus1_engine_hdr *hdr,
-			       struct iov_iter *from)
-{
-	struct bus1_engine_retract rt;
-	u64 gen;
-	int r;
+/* The fixed-size payload of an asynchronous record other than ITEM. */
+union bus1_engine_async_payload {
+	struct bus1_engine_peer_state peer_state;
+	struct bus1_engine_retract retract;
+	struct bus1_engine_data_release data_release;
+	struct bus1_engine_route route;
+	struct bus1_engine_revoke revoke;
+};
 
-	r = bus1_engine_async(file, hdr, from, &rt, sizeof(rt), &gen);
-	if (r)
-		return r;
-	bus1_peer_retract(hdr->peer, gen, rt.token);
-	return 0;
-}
+static const size_t bus1_engine_async_size[] = {
+	[BUS1_ENGINE_PEER_STATE] = sizeof(struct bus1_engine_peer_state),
+	[BUS1_ENGINE_RETRACT] = sizeof(struct bus1_engine_retract),
+	[BUS1_ENGINE_DATA_RELEASE] = sizeof(struct bus1_engine_data_release),
+	[BUS1_ENGINE_ROUTE] = sizeof(struct bus1_engine_route),
+	[BUS1_ENGINE_REVOKE] = sizeof(struct bus1_engine_revoke),
+};
 
-static int bus1_engine_data_release(struct file *file,
-				    const struct bus1_engine_hdr *hdr,
-				    struct iov_iter *from)
-{
-	struct bus1_engine_data_release dr;
-	u64 gen;
-	int r;
-
-	r = bus1_engine_async(file, hdr, from, &dr, sizeof(dr), &gen);
-	if (r)
-		return r;
-	bus1_data_release(dr.ref, gen);
-	return 0;
-}
-
-static int bus1_engine_route(struct file *file,
+/*
+ * Apply PEER_STATE, RETRACT, DATA_RELEASE, ROUTE or REVOKE: read its
+ * payload, find the generation of the engine that wrote it (whose peers
+ * ignore it if it broke meanwhile) and hand it on.
+ */
+static int bus1_engine_async(struct file *file,
 			     const struct bus1_engine_hdr *hdr,
 			     struct iov_iter *from)
 {
-	struct bus1_engine_route rt;
+	union bus1_engine_async_payload p;
+	size_t size = bus1_engine_async_size[hdr->type];
 	u64 gen;
 	int r;
 
-	r = bus1_engine_async(file, hdr, from, &rt, sizeof(rt), &gen);
+	if (hdr->seq || hdr->error || hdr->size != sizeof(*hdr) + size)
+		return -EINVAL;
+	if (!copy_from_iter_full(&p, size, from))
+		return -EFAULT;
+	r = bus1_engine_writer_gen(file, &gen);
 	if (r)
 		return r;
-	return bus1_route_grant(hdr->peer, gen, &rt);
-}
 
-static int bus1_engine_revoke(struct file *file,
-			      const struct bus1_engine_hdr *hdr,
-			      struct iov_iter *from)
-{
-	struct bus1_engine_revoke rv;
-	u64 gen;
-	int r;
-
-	r = bus1_engine_async(file, hdr, from, &rv, sizeof(rv), &gen);
-	if (r)
-		return r;
-	return bus1_route_revoke(hdr->peer, gen, &rv);
+	switch (hdr->type) {
+	case BUS1_ENGINE_PEER_STATE:
+		if (p.peer_state.reserved || p.peer_state.readable > 1)
+			return -EINVAL;
+		bus1_peer_set_readable(hdr->peer, gen, p.peer_state.readable);
+		return 0;
+	case BUS1_ENGINE_RETRACT:
+		bus1_peer_retract(hdr->peer, gen, p.retract.token);
+		return 0;
+	case BUS1_ENGINE_DATA_RELEASE:
+		bus1_data_release(p.data_release.ref, gen);
+		return 0;
+	case BUS1_ENGINE_ROUTE:
+		return bus1_route_grant(hdr->peer, gen, &p.route);
+	default:
+		return bus1_route_revoke(hdr->peer, gen, &p.revoke);
+	}
 }
 
 static int bus1_engine_reply(struct file *file,
@@ -952,23 +917,15 @@ static ssize_t bus1_engine_record(struct file *file, struct iov_iter *from)
 		return -EINVAL;
 
 	switch (hdr.type) {
-	case BUS1_ENGINE_PEER_STATE:
-		r = bus1_engine_peer_state(file, &hdr, from);
-		break;
 	case BUS1_ENGINE_ITEM:
 		r = bus1_engine_item(file, &hdr, from);
 		break;
+	case BUS1_ENGINE_PEER_STATE:
 	case BUS1_ENGINE_RETRACT:
-		r = bus1_engine_retract(file, &hdr, from);
-		break;
 	case BUS1_ENGINE_DATA_RELEASE:
-		r = bus1_engine_data_release(file, &hdr, from);
-		break;
 	case BUS1_ENGINE_ROUTE:
-		r = bus1_engine_route(file, &hdr, from);
-		break;
 	case BUS1_ENGINE_REVOKE:
-		r = bus1_engine_revoke(file, &hdr, from);
+		r = bus1_engine_async(file, &hdr, from);
 		break;
 	case BUS1_ENGINE_PEER_NEW:
 	case BUS1_ENGINE_TRANSFER:
