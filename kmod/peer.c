@@ -1054,7 +1054,8 @@ static struct bus1_item *bus1_peer_routed_item(struct bus1_route *route,
 
 /*
  * The state of a SEND the module serves: the destination handles, their
- * routes (references) and the items to queue, one per destination.
+ * routes (references) and the items to queue, one per destination. A
+ * unicast keeps them in the struct itself, so it allocates only its item.
  */
 struct bus1_routed_send {
 	size_t n;
@@ -1062,6 +1063,9 @@ struct bus1_routed_send {
 	struct bus1_route **routes;
 	struct bus1_item **items;
 	struct bus1_data *data;
+	u64 handle;
+	struct bus1_route *route;
+	struct bus1_item *item;
 };
 
 static void bus1_routed_send_free(struct bus1_routed_send *rs)
@@ -1073,7 +1077,8 @@ static void bus1_routed_send_free(struct bus1_routed_send *rs)
 		bus1_route_put(rs->routes[i]);
 	}
 	bus1_data_put(rs->data);
-	kfree(rs->handles);
+	if (rs->handles != &rs->handle)
+		kfree(rs->handles);
 }
 
 /*
@@ -1089,13 +1094,19 @@ static int bus1_routed_send_prepare(struct bus1_peer *peer,
 	size_t i, n = cmd->n_destinations;
 	int r;
 
-	/* One allocation: handles, then routes, then items. */
-	rs->handles = kcalloc(n, sizeof(u64) + 2 * sizeof(void *),
-			      GFP_KERNEL_ACCOUNT);
-	if (!rs->handles)
-		return -ENOMEM;
-	rs->routes = (struct bus1_route **)(rs->handles + n);
-	rs->items = (struct bus1_item **)(rs->routes + n);
+	if (n == 1) {
+		rs->handles = &rs->handle;
+		rs->routes = &rs->route;
+		rs->items = &rs->item;
+	} else {
+		/* One allocation: handles, then routes, then items. */
+		rs->handles = kcalloc(n, sizeof(u64) + 2 * sizeof(void *),
+				      GFP_KERNEL_ACCOUNT);
+		if (!rs->handles)
+			return -ENOMEM;
+		rs->routes = (struct bus1_route **)(rs->handles + n);
+		rs->items = (struct bus1_item **)(rs->routes + n);
+	}
 	rs->n = n;
 	if (copy_from_user(rs->handles, u64_to_user_ptr(cmd->ptr_destinations),
 			   n * sizeof(u64)))
