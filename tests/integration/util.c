@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include "util.h"
 
 int test_setup_device(void **state)
@@ -470,4 +471,94 @@ struct test_slot test_stats_slot(const char *doc, unsigned int uid,
 				"\"limit\":%llu,\"available\":%llu,\"claimed\":%llu,\"used\":%llu",
 				&s.limit, &s.available, &s.claimed, &s.used), 4);
 	return s;
+}
+
+/* The engine's stats document, parsed; the caller puts it. */
+struct json_object *test_stats_json(void)
+{
+	struct json_object *doc = json_tokener_parse(test_stats());
+
+	if (!doc)
+		fail_msg("the engine's stats are not JSON");
+	return doc;
+}
+
+/*
+ * The member at @path of @obj, names separated by dots ("totals.peers",
+ * "engine.items.lent"), or NULL if one is missing.
+ */
+struct json_object *test_json_at(struct json_object *obj, const char *path)
+{
+	char name[128];
+	const char *dot;
+	size_t n;
+
+	while (obj && *path) {
+		dot = strchrnul(path, '.');
+		n = dot - path;
+		assert_true(n < sizeof(name));
+		memcpy(name, path, n);
+		name[n] = '\0';
+		if (!json_object_object_get_ex(obj, name, &obj))
+			return NULL;
+		path = *dot ? dot + 1 : dot;
+	}
+	return obj;
+}
+
+/* The number at @path of @obj; its absence fails the test. */
+uint64_t test_json_u64(struct json_object *obj, const char *path)
+{
+	struct json_object *v = test_json_at(obj, path);
+
+	if (!v || !json_object_is_type(v, json_type_int))
+		fail_msg("no number at \"%s\" in the engine's stats", path);
+	return json_object_get_uint64(v);
+}
+
+/* The number at @path of the engine's stats, read now. */
+uint64_t test_stats_u64(const char *path)
+{
+	struct json_object *doc = test_stats_json();
+	uint64_t v = test_json_u64(doc, path);
+
+	json_object_put(doc);
+	return v;
+}
+
+/* The entry of user @uid in @doc's "users", or NULL if it has none. */
+struct json_object *test_json_user(struct json_object *doc, unsigned int uid)
+{
+	struct json_object *users = test_json_at(doc, "users"), *u;
+	size_t i, n;
+
+	assert_non_null(users);
+	n = json_object_array_length(users);
+	for (i = 0; i < n; ++i) {
+		u = json_object_array_get_idx(users, i);
+		if (test_json_u64(u, "uid") == uid)
+			return u;
+	}
+	return NULL;
+}
+
+/*
+ * Slot @slot ("objects" or "bytes") of user @uid in @doc; all 0 if the
+ * engine holds nothing for that user.
+ */
+struct test_slot test_json_slot(struct json_object *doc, unsigned int uid,
+				const char *slot)
+{
+	struct json_object *u = test_json_user(doc, uid), *s;
+	struct test_slot r = {};
+
+	if (!u)
+		return r;
+	s = test_json_at(u, slot);
+	assert_non_null(s);
+	r.limit = test_json_u64(s, "limit");
+	r.available = test_json_u64(s, "available");
+	r.claimed = test_json_u64(s, "claimed");
+	r.used = test_json_u64(s, "used");
+	return r;
 }

@@ -71,6 +71,19 @@ struct test_slot {
 
 struct test_slot test_stats_slot(const char *doc, unsigned int uid,
 				 const char *slot);
+/*
+ * The stats document parsed with json-c: bus1(7) says accounting output is
+ * not an interface, so tests look members up by name, never by position.
+ */
+struct json_object;
+struct json_object *test_stats_json(void);
+struct json_object *test_json_at(struct json_object *obj, const char *path);
+uint64_t test_json_u64(struct json_object *obj, const char *path);
+uint64_t test_stats_u64(const char *path);
+struct json_object *test_json_user(struct json_object *doc, unsigned int uid);
+struct test_slot test_json_slot(struct json_object *doc, unsigned int uid,
+				const char *slot);
+
 void *test_bad_ptr(void);
 pid_t test_fork(void);
 void test_child_exit(bool ok);
