@@ -7,6 +7,10 @@
  * systemd says so by setting $JOURNAL_STREAM to the device and inode of
  * that stream; comparing them with stderr's tells a journal stream from
  * one that was inherited and redirected (sd-daemon(3), systemd.exec(5)).
+ *
+ * Anywhere else a line names the program and, for a warning or worse, the
+ * level ("bus1d: error: ..."), so that a log file alone tells what went
+ * wrong: the test harness fails an engine whose log holds an error.
  */
 
 #include <stdarg.h>
@@ -67,6 +71,22 @@ int log_parse_level(const char *name)
 	return -1;
 }
 
+/* Return: the "level: " prefix of a line at @level, empty below warning. */
+static const char *log_level_prefix(int level)
+{
+	static const char *const prefixes[] = {
+		[LOG_EMERG] = "emergency: ",
+		[LOG_ALERT] = "alert: ",
+		[LOG_CRIT] = "critical: ",
+		[LOG_ERR] = "error: ",
+		[LOG_WARNING] = "warning: ",
+	};
+
+	if (level < 0 || level > LOG_WARNING)
+		return "";
+	return prefixes[level];
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	char buf[512];
@@ -80,7 +100,7 @@ void log_msg(int level, const char *fmt, ...)
 	if (log_journal)
 		fprintf(stderr, "<%d>%s\n", level, buf);
 	else
-		fprintf(stderr, "bus1d: %s\n", buf);
+		fprintf(stderr, "bus1d: %s%s\n", log_level_prefix(level), buf);
 }
 
 void log_engine(void *userdata, int level, const char *message)

@@ -2,9 +2,10 @@
 #pragma once
 
 /*
- * Daemon logging: one line per message on stderr, prefixed "bus1d: ", or
- * "<N>" with the priority when stderr is the journal; filtered by a maximum
- * syslog priority.
+ * Daemon logging: one line per message on stderr, prefixed "bus1d: " and,
+ * for a warning or worse, the level ("bus1d: error: "), or "<N>" with the
+ * priority when stderr is the journal; filtered by a maximum syslog
+ * priority.
  */
 
 #include <syslog.h>
