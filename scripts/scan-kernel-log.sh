@@ -10,6 +10,13 @@
 # mistaken for the kernel. The timestamp may follow other text on the same
 # line, since user output without a newline shares the console.
 #
+# Besides the kernel's own reports, the kernel's notes about user-space
+# crashes count: "prog[pid]: segfault at ..." and "traps: prog[pid] trap
+# invalid opcode ..." (also divide error, int3, general protection fault).
+# They are printed at KERN_INFO, so they appear only in the dmesg the
+# guest prints, not on the console at loglevel 5; no test crashes a
+# process on purpose (an abort() prints nothing here).
+#
 # The expected taint notes for an unsigned out-of-tree module ("loading
 # out-of-tree module taints kernel", "module verification failed") match
 # none of the patterns.
@@ -18,7 +25,7 @@ set -eu
 
 log=$1
 ts='\[ *[0-9]+\.[0-9]+\] '
-problems='BUG:|BUG [^ ]+ \(|WARNING:|Oops|Kernel panic|general protection fault|kernel BUG at|Call Trace:|Unable to handle|possible recursive locking|circular locking dependency|INFO: task .* blocked|detected stall|soft lockup|hard LOCKUP|KASAN|UBSAN|kmemleak|refcount_t:|list_(add|del) corruption|stack-protector|stack guard page'
+problems='BUG:|BUG [^ ]+ \(|WARNING:|Oops|Kernel panic|general protection fault|kernel BUG at|Call Trace:|Unable to handle|possible recursive locking|circular locking dependency|INFO: task .* blocked|detected stall|soft lockup|hard LOCKUP|KASAN|UBSAN|kmemleak|refcount_t:|list_(add|del) corruption|stack-protector|stack guard page|segfault at|traps: '
 
 if [ ! -r "$log" ]; then
 	echo "scan-kernel-log.sh: cannot read $log" >&2

@@ -84,6 +84,31 @@ expect 1 "dmesg output of a lockdep report" <<'LOG'
 [   11.000000] WARNING: possible circular locking dependency detected
 LOG
 
+expect 1 "user-space segfault" <<'LOG'
+[   50.123456] bus1d[812]: segfault at 0 ip 000055d5c0a1b2c3 sp 00007ffc12345678 error 4 in bus1d[55d5c0a00000+20000]
+LOG
+
+expect 1 "user-space segfault, 6.2+ format" <<'LOG'
+[   50.123456] test-send[901]: segfault at 8 ip 00007f3a1b2c3d4e sp 00007ffd11223344 error 4 in libc.so.6[7f3a1b200000+155000] likely on CPU 1 (core 1, socket 0)
+LOG
+
+expect 1 "user-space invalid opcode" <<'LOG'
+[   51.000000] traps: test-send[900] trap invalid opcode ip:401136 sp:7ffd5c4a0e60 error:0 in test-send[401000+95000]
+LOG
+
+expect 1 "user-space general protection fault" <<'LOG'
+[   52.000000] traps: bus1d[77] general protection fault ip:7f0c2e6a1b2c sp:7ffe0d9d7a10 error:0 in libc.so.6[7f0c2e600000+155000]
+LOG
+
+expect 1 "user-space divide error" <<'LOG'
+[   53.000000] traps: fuzz-ioctl[1234] trap divide error ip:401136 sp:7ffd5c4a0e60 error:0 in fuzz-ioctl[401000+9000]
+LOG
+
+expect 0 "a test printing a segfault line itself" <<'LOG'
+bus1d[812]: segfault at 0 ip 000055d5c0a1b2c3 sp 00007ffc12345678 error 4
+traps: test-send[900] trap invalid opcode ip:401136
+LOG
+
 rc=0
 "$scan" "$tmp/does-not-exist" >/dev/null 2>&1 || rc=$?
 if [ "$rc" -eq 2 ]; then
