@@ -1314,10 +1314,12 @@ static void test_self_send(void **state)
 /*
  * After every case: close the peers a failed case left open (a cmocka
  * failure skips its close() calls), and wait until their routes are gone,
- * so that the next case starts from a quiet bus.
+ * so that the next case starts from a quiet bus. Routes that outlive
+ * every peer are a leak, which fails the case.
  */
 static int cleanup(void **state)
 {
+	unsigned long long routes, kept;
 	char path[64], target[64];
 	double deadline;
 	ssize_t n;
@@ -1337,7 +1339,13 @@ static int cleanup(void **state)
 	while ((mod_routes() || stat_value(STAT_ROUTES_KEPT)) &&
 	       test_now() < deadline)
 		usleep(5000);
-	return 0;
+	routes = mod_routes();
+	kept = stat_value(STAT_ROUTES_KEPT);
+	if (!routes && !kept)
+		return 0;
+	print_error("route leak: %llu routes in the module, %llu kept by the engine, %.1f s after every peer closed\n",
+		    routes, kept, SETTLE_S);
+	return -1;
 }
 
 /*
@@ -1888,8 +1896,9 @@ static void test_engine_gone_streaming(void **state)
 
 static int restore_engine(void **state)
 {
-	cleanup(state);
-	return engine_restart("") ? -1 : 0;
+	int r = cleanup(state);
+
+	return engine_restart("") || r ? -1 : 0;
 }
 
 /*
