@@ -3,29 +3,52 @@
 #
 # guest-integration.sh   (inside the VM, as root; see vm-run.sh)
 #
-# Load bus1.ko, start the engine, run every tests/integration/test-*
-# program in name order, each under a timeout, stop the engine, unload the
-# module and print the kernel log for the host to scan. The last line is
-# "integration: N passed, N failed", counting cmocka test cases; a program
-# that fails without cmocka reporting a failed case (crash, timeout, no
-# cmocka output) counts as one failed case, a program that succeeds without
-# cmocka output as one passed case, and skipped cases count as failed, so a
-# failing run never shows "0 failed". Exits nonzero if anything failed.
+# Load bus1.ko, start the engine and run every integration program the
+# build names (TESTS in tests/integration/Makefile: one per test-*.c plus
+# whatever else it adds), in name order, each in its own session under a
+# timeout; then the fuzzers and the benchmark in their short modes, stop
+# the engine, unload the module, load and unload it 100 times, and print
+# the kernel log for the host to scan.
+#
+# A program passes only if it exits 0, its TAP output (cmocka's, with
+# CMOCKA_MESSAGE_OUTPUT=TAP) has no failed, skipped or missing result
+# (count-tap.sh), every engine that ended while it ran ended as allowed and
+# a normal engine runs after it (guest-engine.sh check), and the kernel
+# logged no problem meanwhile (scan-kernel-log.sh). An engine check that
+# fails is followed by a fresh normal engine for the next program. A
+# program the build names but that is missing fails.
+#
+# The last line is "integration: N passed, N failed", counting TAP results;
+# a program that fails without a failed result counts one more failed
+# case, so a failing run never shows "0 failed"; each fuzzer, the benchmark
+# and the module reloads count as one case. Exits nonzero if anything
+# failed.
+#
+# For development: BUS1_TESTS="test-a test-b" runs only those programs and
+# none of the fuzzers, benchmark and module reloads, says so loudly, and
+# ends with "integration (partial run, ...): ..." instead, which check.sh
+# does not accept. BUS1_FUZZ_SEED=N passes --seed N to the fuzzers (to
+# replay a failure; by default they choose and print their own seed).
+# BUS1_TEST_TIMEOUT (seconds, default 300) bounds each program.
 
 set -u
 
 top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 export BUS1_TOP=$top
-export CMOCKA_MESSAGE_OUTPUT=STDOUT
+export CMOCKA_MESSAGE_OUTPUT=TAP
 here=$top/scripts
 per_test=${BUS1_TEST_TIMEOUT:-300}
 out=$(mktemp /tmp/integration.XXXXXX)
+kernel_new=$(mktemp /tmp/integration-kernel.XXXXXX)
+partial=${BUS1_TESTS:+yes}
 
 cases_passed=0
 cases_failed=0
 progs_passed=0
 progs_failed=0
 problems=0
+# uptime of the last kernel log line already scanned
+kernel_seen=0
 
 problem() {
 	echo "integration: ERROR: $*"
@@ -38,10 +61,135 @@ finish() {
 	echo "=== end of dmesg"
 	echo "integration programs: $progs_passed passed, $progs_failed failed"
 	[ "$problems" -eq 0 ] || echo "integration: $problems set-up problem(s), see ERROR lines above"
-	echo "integration: $cases_passed passed, $cases_failed failed"
-	rm -f "$out"
+	rm -f "$out" "$kernel_new"
+	if [ -n "$partial" ]; then
+		echo "integration: PARTIAL RUN: only BUS1_TESTS='$BUS1_TESTS', no fuzzers, benchmark or module reloads"
+		echo "integration (partial run, BUS1_TESTS): $cases_passed passed, $cases_failed failed"
+	else
+		echo "integration: $cases_passed passed, $cases_failed failed"
+	fi
 	[ "$cases_failed" -eq 0 ] && [ "$progs_failed" -eq 0 ] && [ "$problems" -eq 0 ]
 	exit
+}
+
+# kernel_problems: scan what the kernel logged since the last call; print
+# the problem reports and return nonzero if there are any.
+kernel_problems() {
+	dmesg | awk -v seen="$kernel_seen" '
+		match($0, /^\[ *[0-9]+\.[0-9]+\]/) {
+			t = substr($0, 2, RLENGTH - 2) + 0
+			if (t > seen) print
+		}' >"$kernel_new"
+	if [ -s "$kernel_new" ]; then
+		kernel_seen=$(tail -n 1 "$kernel_new" | sed 's/^\[ *\([0-9.]*\)\].*/\1/')
+	fi
+	"$here/scan-kernel-log.sh" "$kernel_new" >"$kernel_new.found" && {
+		rm -f "$kernel_new.found"
+		return 0
+	}
+	echo "integration: the kernel logged problems meanwhile:"
+	cat "$kernel_new.found"
+	rm -f "$kernel_new.found"
+	return 1
+}
+
+# engine_problems: check the engines that ended meanwhile and the one
+# running; after a failed check, replace whatever runs by a fresh normal
+# engine (killing it is asked for, so the check that follows is clean
+# unless the fresh one fails).
+engine_problems() {
+	"$here/guest-engine.sh" check && return 0
+	echo "integration: the engine check failed; starting a fresh engine"
+	if "$here/guest-engine.sh" status >/dev/null; then
+		"$here/guest-engine.sh" kill KILL >/dev/null 2>&1
+	fi
+	if ! "$here/guest-engine.sh" start >/dev/null ||
+	   ! "$here/guest-engine.sh" check >/dev/null; then
+		problem "no normal engine could be started again"
+	fi
+	return 1
+}
+
+# verdict NAME PASSED FAILED RC SECS WHY: count one program or stage.
+verdict() {
+	local name=$1 p=$2 f=$3 rc=$4 secs=$5 why=$6
+	cases_passed=$((cases_passed + p))
+	cases_failed=$((cases_failed + f))
+	if [ "$rc" -eq 0 ] && [ "$f" -eq 0 ]; then
+		progs_passed=$((progs_passed + 1))
+		echo "=== PASS: $name ($p passed, ${secs} s)"
+	else
+		progs_failed=$((progs_failed + 1))
+		echo "=== FAIL: $name ($p passed, $f failed, $why, ${secs} s)"
+	fi
+}
+
+# run_checked NAME DIR TIMEOUT COMMAND...: run COMMAND in DIR in a session
+# of its own (whatever it forked and left behind is killed afterwards),
+# output in $out; then check the engine and the kernel log. Sets rc, secs
+# and checks (the failed checks, as text).
+run_checked() {
+	local name=$1 dir=$2 limit=$3 start sid
+	shift 3
+	echo "=== $name"
+	start=$(date +%s.%N)
+	(cd "$dir" && exec setsid timeout -k 10 "$limit" "$@") >"$out" 2>&1 &
+	sid=$!
+	wait "$sid"
+	rc=$?
+	cat "$out"
+	if [ "$rc" -eq 124 ]; then
+		echo "integration: timed out; what is left of its session:"
+		ps -o pid,ppid,stat,etime,wchan:24,args -s "$sid" 2>&1
+	fi
+	pkill -KILL -s "$sid" 2>/dev/null
+	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+	checks=
+	engine_problems || checks+=", engine check failed"
+	kernel_problems || checks+=", kernel problems"
+	return 0
+}
+
+# run_program PATH: one integration program, counted by its TAP results.
+run_program() {
+	local t=$1 name=${1##*/} p f why
+
+	if [ ! -x "$t" ]; then
+		echo "=== $name"
+		echo "integration: $t is missing, though tests/integration/Makefile names it"
+		verdict "$name" 0 1 1 0 "missing"
+		return
+	fi
+	run_checked "$name" "$top/tests/integration" "$per_test" "$t"
+	read -r p f < <("$here/count-tap.sh" "$out")
+	why="exit status $rc"
+	[ "$rc" -eq 124 ] && why="timed out after $per_test s"
+	why+=$checks
+	# a failure no TAP result reports is one more failed case
+	if { [ "$rc" -ne 0 ] || [ -n "$checks" ]; } && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	[ -z "$checks" ] || rc=1
+	verdict "$name" "$p" "$f" "$rc" "$secs" "$why"
+}
+
+# run_stage NAME DIR TIMEOUT COMMAND...: a stage that is one case.
+run_stage() {
+	local name=$1
+	run_checked "$@"
+	[ -z "$checks" ] || [ "$rc" -ne 0 ] || rc=1
+	if [ "$rc" -eq 0 ]; then
+		verdict "$name" 1 0 0 "$secs" ""
+	else
+		verdict "$name" 0 1 "$rc" "$secs" "exit status $rc$checks"
+	fi
+}
+
+# expected_programs: the programs the build makes, one per line.
+expected_programs() {
+	# shellcheck disable=SC2016 # $(TESTS) is make's
+	make -s --no-print-directory -C "$top/tests/integration" \
+		--eval 'print-tests: ; @echo $(TESTS)' print-tests | tr ' ' '\n' | sed '/^$/d'
 }
 
 if ! insmod "$top/kmod/bus1.ko"; then
@@ -55,117 +203,75 @@ if ! "$here/guest-engine.sh" start; then
 	rmmod bus1 || problem "rmmod bus1 failed"
 	finish
 fi
+kernel_problems || problem "the kernel logged problems while loading the module"
 
-tests=()
+mapfile -t expected < <(expected_programs)
+if [ "${#expected[@]}" -eq 0 ]; then
+	problem "tests/integration/Makefile names no test programs"
+	cases_failed=$((cases_failed + 1))
+fi
 for t in "$top"/tests/integration/test-*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
-	# BUS1_TESTS="test-a test-b" runs only those (while developing).
-	if [ -n "${BUS1_TESTS:-}" ] && ! [[ " $BUS1_TESTS " == *" ${t##*/} "* ]]; then
-		continue
-	fi
-	tests+=("$t")
+	[[ " ${expected[*]} " == *" ${t##*/} "* ]] ||
+		echo "integration: NOTE: ${t##*/} is not in tests/integration/Makefile's TESTS; not run"
 done
-if [ "${#tests[@]}" -eq 0 ]; then
-	problem "no test programs in $top/tests/integration"
-	cases_failed=$((cases_failed + 1))
+
+tests=("${expected[@]}")
+if [ -n "$partial" ]; then
+	echo "integration: ****************************************************"
+	echo "integration: PARTIAL RUN: BUS1_TESTS='$BUS1_TESTS'; this run proves nothing"
+	echo "integration: about the programs, fuzzers and stages it leaves out"
+	echo "integration: ****************************************************"
+	tests=()
+	for t in $BUS1_TESTS; do
+		if [[ " ${expected[*]} " == *" $t "* ]]; then
+			tests+=("$t")
+		else
+			problem "BUS1_TESTS names $t, which tests/integration/Makefile does not"
+			cases_failed=$((cases_failed + 1))
+		fi
+	done
 fi
 
 for t in "${tests[@]}"; do
-	name=${t##*/}
-	echo "=== $name"
-	start=$(date +%s.%N)
-	# Its own session, so that a child it forked and left behind (a
-	# failed assertion skips the join) is killed instead of holding the
-	# output open or disturbing the next program.
-	(cd "$top/tests/integration" &&
-		exec setsid timeout -k 10 "$per_test" "$t") >"$out" 2>&1 &
-	sid=$!
-	wait "$sid"
-	rc=$?
-	pkill -KILL -s "$sid" 2>/dev/null
-	cat "$out"
-	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-	read -r p f s < <("$here/count-cmocka.sh" "$out")
-	f=$((f + s))
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
-	if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-		p=1
-	fi
-	cases_passed=$((cases_passed + p))
-	cases_failed=$((cases_failed + f))
-	if [ "$rc" -eq 0 ] && [ "$f" -eq 0 ]; then
-		progs_passed=$((progs_passed + 1))
-		echo "=== PASS: $name ($p passed, ${secs} s)"
-	else
-		progs_failed=$((progs_failed + 1))
-		why="exit status $rc"
-		[ "$rc" -eq 124 ] && why="timed out after $per_test s"
-		[ "$s" -gt 0 ] && why="$why, $s skipped"
-		echo "=== FAIL: $name ($p passed, $f failed, $why, ${secs} s)"
-	fi
+	run_program "$top/tests/integration/$t"
 done
+[ -n "$partial" ] && finish
 
 # The fuzzers in their short mode, one case each: fuzz-ioctl against the
 # real engine, then fuzz-control, which stops the engine, plays it itself
-# and starts the real one again. The seed is fixed so a failure repeats.
-for f in "fuzz-ioctl --iterations 20000" "fuzz-control --iterations 3000"; do
-	echo "=== $f"
-	if (cd "$top/tests/fuzz" && timeout -k 10 120 ./$f --seed 1); then
-		cases_passed=$((cases_passed + 1))
-		progs_passed=$((progs_passed + 1))
-		echo "=== PASS: $f"
-	else
-		cases_failed=$((cases_failed + 1))
-		progs_failed=$((progs_failed + 1))
-		echo "=== FAIL: $f"
-	fi
-done
+# and starts the real one again. Each chooses and prints its seed.
+seed=()
+[ -z "${BUS1_FUZZ_SEED:-}" ] || seed=(--seed "$BUS1_FUZZ_SEED")
+run_stage "fuzz-ioctl --iterations 20000" "$top/tests/fuzz" 120 \
+	./fuzz-ioctl --iterations 20000 "${seed[@]}"
+run_stage "fuzz-control --iterations 3000" "$top/tests/fuzz" 120 \
+	./fuzz-control --iterations 3000 "${seed[@]}"
 
 # The benchmark in its short mode: every benchmark and peer runs once, no
 # timing is judged; one case, passed only if all of it ran.
-bench=$top/tests/bench/bus1-bench
-if [ -x "$bench" ]; then
-	echo "=== bus1-bench --short"
-	# binder is one of the peers (see guest-binder.sh)
-	"$here/guest-binder.sh" load
-	if (cd "$top" && timeout -k 10 "$per_test" "$bench" --short \
-		--out /tmp/bench-short.txt); then
-		cases_passed=$((cases_passed + 1))
-		progs_passed=$((progs_passed + 1))
-		echo "=== PASS: bus1-bench --short"
-	else
-		cases_failed=$((cases_failed + 1))
-		progs_failed=$((progs_failed + 1))
-		echo "=== FAIL: bus1-bench --short"
-	fi
-	"$here/guest-binder.sh" unload
-else
-	problem "$bench missing (make -C tests/bench)"
-fi
+# binder is one of the peers (see guest-binder.sh)
+"$here/guest-binder.sh" load
+run_stage "bus1-bench --short" "$top" "$per_test" \
+	"$top/tests/bench/bus1-bench" --short --out /tmp/bench-short.txt
+"$here/guest-binder.sh" unload
 
-# A test may stop the engine, but must leave it running: an engine that is
-# gone now crashed or was left dead.
-if ! "$here/guest-engine.sh" status >/dev/null; then
-	problem "the engine is not running after the tests"
-	echo "--- /run/bus1d.log ---"
-	cat /run/bus1d.log 2>/dev/null
-	echo "--- end of /run/bus1d.log ---"
-fi
 "$here/guest-engine.sh" stop || problem "the engine did not stop cleanly"
 rmmod bus1 || problem "rmmod bus1 failed"
 
 # Load and unload the module 100 times, with and without an engine and
-# peers in between; one pass/fail case, like a test program.
+# peers in between; one pass/fail case, like a test program. No engine
+# runs afterwards, so no engine check, only the kernel log.
 echo "=== guest-fault-modload.sh 100"
-if timeout -k 10 "$per_test" "$here/guest-fault-modload.sh" 100; then
-	cases_passed=$((cases_passed + 1))
-	progs_passed=$((progs_passed + 1))
-	echo "=== PASS: guest-fault-modload.sh"
+start=$(date +%s.%N)
+rc=0
+timeout -k 10 "$per_test" "$here/guest-fault-modload.sh" 100 || rc=$?
+checks=
+kernel_problems || checks=", kernel problems"
+secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+if [ "$rc" -eq 0 ] && [ -z "$checks" ]; then
+	verdict "guest-fault-modload.sh" 1 0 0 "$secs" ""
 else
-	cases_failed=$((cases_failed + 1))
-	progs_failed=$((progs_failed + 1))
-	echo "=== FAIL: guest-fault-modload.sh"
+	verdict "guest-fault-modload.sh" 0 1 1 "$secs" "exit status $rc$checks"
 fi
 finish
