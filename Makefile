@@ -23,17 +23,23 @@ deps:
 unit:
 	scripts/run-unit.sh
 
+unit-valgrind:
+	scripts/run-unit.sh --valgrind
+
 vm-check:
 	scripts/vm-run.sh --timeout 2400 -- scripts/guest-integration.sh
 
+# Every stage (scripts/check.sh): unit, valgrind, integration, install and
+# the harness's self-tests; one summary line each.
 check:
 	$(MAKE) deps
 	$(MAKE) all
-	$(MAKE) check-harness
 	scripts/check.sh
 
+# The harness's self-tests that need no VM, and the one that boots it.
 check-harness:
 	scripts/tests/test-scan-kernel-log.sh
+	scripts/tests/test-count-tap.sh
 
 vm-check-harness:
 	scripts/tests/test-vm-harness.sh
@@ -77,6 +83,6 @@ clean:
 	done
 	rm -rf build
 
-.PHONY: all deps unit vm-check check check-harness vm-check-harness demo clean
+.PHONY: all deps unit unit-valgrind vm-check check check-harness vm-check-harness demo clean
 .PHONY: bench fuzz
 .PHONY: install install-module uninstall install-check
