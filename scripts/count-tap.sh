@@ -25,7 +25,7 @@
 
 set -eu
 
-tr -d '\r' <"$1" | awk '
+exec awk '
 function note(msg) { print "tap: " msg > "/dev/stderr" }
 function close_plan() {
 	if (!in_plan)
@@ -39,6 +39,7 @@ function close_plan() {
 	}
 	in_plan = 0
 }
+{ sub(/\r$/, "") }
 /^1\.\.[0-9]+/ {
 	close_plan()
 	plans++
@@ -89,4 +90,4 @@ END {
 		note("no TAP output (neither a plan nor a result), counted as failed")
 	}
 	printf "%d %d\n", passed, failed
-}'
+}' "$1"
