@@ -20,9 +20,10 @@
 #
 # The last line is "integration: N passed, N failed", counting TAP results;
 # a program that fails without a failed result counts one more failed
-# case, so a failing run never shows "0 failed"; each fuzzer, the benchmark
-# and the module reloads count as one case. Exits nonzero if anything
-# failed.
+# case, and so does each failure outside the programs (set-up, the final
+# unload), so a failing run never shows "0 failed"; each fuzzer, the
+# benchmark and the module reloads count as one case. Exits nonzero if
+# anything failed.
 #
 # For development: BUS1_TESTS="test-a test-b" runs only those programs and
 # none of the fuzzers, benchmark and module reloads, says so loudly, and
@@ -50,9 +51,11 @@ problems=0
 # uptime of the last kernel log line already scanned
 kernel_seen=0
 
+# problem WHAT: a failure outside any program; one failed case each.
 problem() {
 	echo "integration: ERROR: $*"
 	problems=$((problems + 1))
+	cases_failed=$((cases_failed + 1))
 }
 
 finish() {
@@ -61,7 +64,7 @@ finish() {
 	echo "=== end of dmesg"
 	echo "integration programs: $progs_passed passed, $progs_failed failed"
 	[ "$problems" -eq 0 ] || echo "integration: $problems set-up problem(s), see ERROR lines above"
-	rm -f "$out" "$kernel_new"
+	rm -f "$out" "$kernel_new" "$kernel_new.found"
 	if [ -n "$partial" ]; then
 		echo "integration: PARTIAL RUN: only BUS1_TESTS='$BUS1_TESTS', no fuzzers, benchmark or module reloads"
 		echo "integration (partial run, BUS1_TESTS): $cases_passed passed, $cases_failed failed"
@@ -75,22 +78,31 @@ finish() {
 # kernel_problems: scan what the kernel logged since the last call; print
 # the problem reports and return nonzero if there are any.
 kernel_problems() {
+	local line last
 	dmesg | awk -v seen="$kernel_seen" '
 		match($0, /^\[ *[0-9]+\.[0-9]+\]/) {
 			t = substr($0, 2, RLENGTH - 2) + 0
 			if (t > seen) print
 		}' >"$kernel_new"
-	if [ -s "$kernel_new" ]; then
-		kernel_seen=$(tail -n 1 "$kernel_new" | sed 's/^\[ *\([0-9.]*\)\].*/\1/')
-	fi
-	"$here/scan-kernel-log.sh" "$kernel_new" >"$kernel_new.found" && {
-		rm -f "$kernel_new.found"
-		return 0
-	}
+	# usually the kernel said nothing: no more processes then
+	[ -s "$kernel_new" ] || return 0
+	while read -r line; do
+		last=$line
+	done <"$kernel_new"
+	last=${last#[}
+	last=${last%%]*}
+	kernel_seen=${last// /}
+	"$here/scan-kernel-log.sh" "$kernel_new" >"$kernel_new.found" && return 0
 	echo "integration: the kernel logged problems meanwhile:"
 	cat "$kernel_new.found"
-	rm -f "$kernel_new.found"
 	return 1
+}
+
+# seconds_since START: the time since START ($EPOCHREALTIME) in seconds
+# with one decimal, into $secs.
+seconds_since() {
+	local us=$((${EPOCHREALTIME/./} - ${1/./}))
+	printf -v secs '%d.%d' "$((us / 1000000))" "$((us / 100000 % 10))"
 }
 
 # engine_problems: check the engines that ended meanwhile and the one
@@ -110,29 +122,30 @@ engine_problems() {
 	return 1
 }
 
-# verdict NAME PASSED FAILED RC SECS WHY: count one program or stage.
+# verdict NAME PASSED FAILED RC TOOK WHY: count one program or stage.
 verdict() {
-	local name=$1 p=$2 f=$3 rc=$4 secs=$5 why=$6
+	local name=$1 p=$2 f=$3 rc=$4 took=$5 why=$6
 	cases_passed=$((cases_passed + p))
 	cases_failed=$((cases_failed + f))
 	if [ "$rc" -eq 0 ] && [ "$f" -eq 0 ]; then
 		progs_passed=$((progs_passed + 1))
-		echo "=== PASS: $name ($p passed, ${secs} s)"
+		echo "=== PASS: $name ($p passed, $took)"
 	else
 		progs_failed=$((progs_failed + 1))
-		echo "=== FAIL: $name ($p passed, $f failed, $why, ${secs} s)"
+		echo "=== FAIL: $name ($p passed, $f failed, $why, $took)"
 	fi
 }
 
 # run_checked NAME DIR TIMEOUT COMMAND...: run COMMAND in DIR in a session
 # of its own (whatever it forked and left behind is killed afterwards),
-# output in $out; then check the engine and the kernel log. Sets rc, secs
-# and checks (the failed checks, as text).
+# output in $out; then check the engine and the kernel log. Sets rc, took
+# (the program's seconds, and the checks') and checks (the failed checks,
+# as text).
 run_checked() {
 	local name=$1 dir=$2 limit=$3 start sid
 	shift 3
 	echo "=== $name"
-	start=$(date +%s.%N)
+	start=$EPOCHREALTIME
 	(cd "$dir" && exec setsid timeout -k 10 "$limit" "$@") >"$out" 2>&1 &
 	sid=$!
 	wait "$sid"
@@ -143,10 +156,14 @@ run_checked() {
 		ps -o pid,ppid,stat,etime,wchan:24,args -s "$sid" 2>&1
 	fi
 	pkill -KILL -s "$sid" 2>/dev/null
-	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+	seconds_since "$start"
+	took="$secs s"
+	start=$EPOCHREALTIME
 	checks=
 	engine_problems || checks+=", engine check failed"
 	kernel_problems || checks+=", kernel problems"
+	seconds_since "$start"
+	took+=", checks $secs s"
 	return 0
 }
 
@@ -157,7 +174,7 @@ run_program() {
 	if [ ! -x "$t" ]; then
 		echo "=== $name"
 		echo "integration: $t is missing, though tests/integration/Makefile names it"
-		verdict "$name" 0 1 1 0 "missing"
+		verdict "$name" 0 1 1 "0 s" "missing"
 		return
 	fi
 	run_checked "$name" "$top/tests/integration" "$per_test" "$t"
@@ -170,7 +187,7 @@ run_program() {
 		f=1
 	fi
 	[ -z "$checks" ] || rc=1
-	verdict "$name" "$p" "$f" "$rc" "$secs" "$why"
+	verdict "$name" "$p" "$f" "$rc" "$took" "$why"
 }
 
 # run_stage NAME DIR TIMEOUT COMMAND...: a stage that is one case.
@@ -179,9 +196,9 @@ run_stage() {
 	run_checked "$@"
 	[ -z "$checks" ] || [ "$rc" -ne 0 ] || rc=1
 	if [ "$rc" -eq 0 ]; then
-		verdict "$name" 1 0 0 "$secs" ""
+		verdict "$name" 1 0 0 "$took" ""
 	else
-		verdict "$name" 0 1 "$rc" "$secs" "exit status $rc$checks"
+		verdict "$name" 0 1 "$rc" "$took" "exit status $rc$checks"
 	fi
 }
 
@@ -194,12 +211,10 @@ expected_programs() {
 
 if ! insmod "$top/kmod/bus1.ko"; then
 	problem "insmod $top/kmod/bus1.ko failed"
-	cases_failed=$((cases_failed + 1))
 	finish
 fi
 if ! "$here/guest-engine.sh" start; then
 	problem "the engine did not start"
-	cases_failed=$((cases_failed + 1))
 	rmmod bus1 || problem "rmmod bus1 failed"
 	finish
 fi
@@ -208,7 +223,6 @@ kernel_problems || problem "the kernel logged problems while loading the module"
 mapfile -t expected < <(expected_programs)
 if [ "${#expected[@]}" -eq 0 ]; then
 	problem "tests/integration/Makefile names no test programs"
-	cases_failed=$((cases_failed + 1))
 fi
 for t in "$top"/tests/integration/test-*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
@@ -228,7 +242,6 @@ if [ -n "$partial" ]; then
 			tests+=("$t")
 		else
 			problem "BUS1_TESTS names $t, which tests/integration/Makefile does not"
-			cases_failed=$((cases_failed + 1))
 		fi
 	done
 fi
@@ -258,20 +271,21 @@ run_stage "bus1-bench --short" "$top" "$per_test" \
 
 "$here/guest-engine.sh" stop || problem "the engine did not stop cleanly"
 rmmod bus1 || problem "rmmod bus1 failed"
+kernel_problems || problem "the kernel logged problems while the module was unloaded"
 
 # Load and unload the module 100 times, with and without an engine and
 # peers in between; one pass/fail case, like a test program. No engine
 # runs afterwards, so no engine check, only the kernel log.
 echo "=== guest-fault-modload.sh 100"
-start=$(date +%s.%N)
+start=$EPOCHREALTIME
 rc=0
 timeout -k 10 "$per_test" "$here/guest-fault-modload.sh" 100 || rc=$?
 checks=
 kernel_problems || checks=", kernel problems"
-secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+seconds_since "$start"
 if [ "$rc" -eq 0 ] && [ -z "$checks" ]; then
-	verdict "guest-fault-modload.sh" 1 0 0 "$secs" ""
+	verdict "guest-fault-modload.sh" 1 0 0 "$secs s" ""
 else
-	verdict "guest-fault-modload.sh" 0 1 1 "$secs" "exit status $rc$checks"
+	verdict "guest-fault-modload.sh" 0 1 1 "$secs s" "exit status $rc$checks"
 fi
 finish
