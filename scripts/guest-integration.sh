@@ -202,6 +202,46 @@ run_stage() {
 	fi
 }
 
+# The fuzzers in their short mode, one case each: fuzz-ioctl against the
+# real engine, then fuzz-control, which stops the engine, plays it itself
+# and starts the real one again. Each chooses and prints its seed.
+run_fuzzers() {
+	local seed=()
+	[ -z "${BUS1_FUZZ_SEED:-}" ] || seed=(--seed "$BUS1_FUZZ_SEED")
+	run_stage "fuzz-ioctl --iterations 20000" "$top/tests/fuzz" 120 \
+		./fuzz-ioctl --iterations 20000 "${seed[@]}"
+	run_stage "fuzz-control --iterations 3000" "$top/tests/fuzz" 120 \
+		./fuzz-control --iterations 3000 "${seed[@]}"
+}
+
+# The benchmark in its short mode: every benchmark and peer runs once, no
+# timing is judged; one case, passed only if all of it ran. binder is one
+# of the peers (see guest-binder.sh).
+run_bench() {
+	"$here/guest-binder.sh" load
+	run_stage "bus1-bench --short" "$top" "$per_test" \
+		"$top/tests/bench/bus1-bench" --short --out /tmp/bench-short.txt
+	"$here/guest-binder.sh" unload
+}
+
+# Load and unload the module 100 times, with and without an engine and
+# peers in between; one pass/fail case, like a test program. No engine
+# runs afterwards, so no engine check, only the kernel log.
+run_modload() {
+	local start rc=0
+	echo "=== guest-fault-modload.sh 100"
+	start=$EPOCHREALTIME
+	timeout -k 10 "$per_test" "$here/guest-fault-modload.sh" 100 || rc=$?
+	checks=
+	kernel_problems || checks=", kernel problems"
+	seconds_since "$start"
+	if [ "$rc" -eq 0 ] && [ -z "$checks" ]; then
+		verdict "guest-fault-modload.sh" 1 0 0 "$secs s" ""
+	else
+		verdict "guest-fault-modload.sh" 0 1 1 "$secs s" "exit status $rc$checks"
+	fi
+}
+
 # expected_programs: the programs the build makes, one per line.
 expected_programs() {
 	# shellcheck disable=SC2016 # $(TESTS) is make's
@@ -213,6 +253,9 @@ if ! insmod "$top/kmod/bus1.ko"; then
 	problem "insmod $top/kmod/bus1.ko failed"
 	finish
 fi
+# guest-engine.sh check reads whether the module has an engine attached
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug ||
+	problem "cannot mount debugfs"
 if ! "$here/guest-engine.sh" start; then
 	problem "the engine did not start"
 	rmmod bus1 || problem "rmmod bus1 failed"
@@ -249,43 +292,12 @@ fi
 for t in "${tests[@]}"; do
 	run_program "$top/tests/integration/$t"
 done
-[ -n "$partial" ] && finish
-
-# The fuzzers in their short mode, one case each: fuzz-ioctl against the
-# real engine, then fuzz-control, which stops the engine, plays it itself
-# and starts the real one again. Each chooses and prints its seed.
-seed=()
-[ -z "${BUS1_FUZZ_SEED:-}" ] || seed=(--seed "$BUS1_FUZZ_SEED")
-run_stage "fuzz-ioctl --iterations 20000" "$top/tests/fuzz" 120 \
-	./fuzz-ioctl --iterations 20000 "${seed[@]}"
-run_stage "fuzz-control --iterations 3000" "$top/tests/fuzz" 120 \
-	./fuzz-control --iterations 3000 "${seed[@]}"
-
-# The benchmark in its short mode: every benchmark and peer runs once, no
-# timing is judged; one case, passed only if all of it ran.
-# binder is one of the peers (see guest-binder.sh)
-"$here/guest-binder.sh" load
-run_stage "bus1-bench --short" "$top" "$per_test" \
-	"$top/tests/bench/bus1-bench" --short --out /tmp/bench-short.txt
-"$here/guest-binder.sh" unload
-
+if [ -z "$partial" ]; then
+	run_fuzzers
+	run_bench
+fi
 "$here/guest-engine.sh" stop || problem "the engine did not stop cleanly"
 rmmod bus1 || problem "rmmod bus1 failed"
 kernel_problems || problem "the kernel logged problems while the module was unloaded"
-
-# Load and unload the module 100 times, with and without an engine and
-# peers in between; one pass/fail case, like a test program. No engine
-# runs afterwards, so no engine check, only the kernel log.
-echo "=== guest-fault-modload.sh 100"
-start=$EPOCHREALTIME
-rc=0
-timeout -k 10 "$per_test" "$here/guest-fault-modload.sh" 100 || rc=$?
-checks=
-kernel_problems || checks=", kernel problems"
-seconds_since "$start"
-if [ "$rc" -eq 0 ] && [ -z "$checks" ]; then
-	verdict "guest-fault-modload.sh" 1 0 0 "$secs s" ""
-else
-	verdict "guest-fault-modload.sh" 0 1 1 "$secs s" "exit status $rc$checks"
-fi
+[ -n "$partial" ] || run_modload
 finish
