@@ -443,6 +443,32 @@ void bus1_peer_set_readable(u64 id, u64 gen, bool readable)
 }
 
 /**
+ * bus1_item_new() - allocate an item
+ * @data_size:	bytes of handle IDs and payload after the fixed ITEM part.
+ *
+ * Every field but the ITEM payload is set: the item belongs to the engine
+ * (no route, no data reference) until its creator says otherwise. The
+ * payload is left as it is, since the creator writes all of it; nothing
+ * else may be read from fresh memory, which is not zeroed on every kernel.
+ *
+ * Return: the item, or NULL without memory.
+ */
+struct bus1_item *bus1_item_new(size_t data_size)
+{
+	struct bus1_item *item;
+
+	item = kvmalloc(struct_size(item, data, data_size), GFP_KERNEL_ACCOUNT);
+	if (!item)
+		return NULL;
+	INIT_LIST_HEAD(&item->link);
+	item->size = sizeof(item->it) + data_size;
+	item->ref_data = NULL;
+	item->route = NULL;
+	item->route_done = false;
+	return item;
+}
+
+/**
  * bus1_item_free() - free a lent item
  * @item:	the item, or NULL.
  */
@@ -723,6 +749,11 @@ static int bus1_peer_open(struct inode *inode, struct file *file)
 	r = req->error;
 	bus1_peer_settle(peer, req);
 	if (r) {
+		/*
+		 * Nobody will ever receive for this peer: closed, so that a
+		 * route a lying engine grants to it queues nothing.
+		 */
+		bus1_peer_close(peer);
 		/* The engine vanished while asked: as if it never was. */
 		if (r == -ENOTCONN)
 			r = -ENXIO;
@@ -953,13 +984,17 @@ static bool bus1_peer_append_routed(struct bus1_peer *dst,
 	return dst->n_items + dst->n_routed == 1;
 }
 
-/* Queue @item, a unicast, if its receiver takes it; return whether. */
+/*
+ * Queue @item, a unicast, if its receiver takes it and no engine write()
+ * holds the order; return whether.
+ */
 static bool bus1_peer_queue_unicast(struct bus1_item *item)
 {
 	struct bus1_peer *dst = item->route->dst;
 	bool queued, wake = false;
 
-	bus1_route_order_read();
+	if (!bus1_route_order_read())
+		return false;
 	spin_lock(&dst->lock);
 	queued = bus1_peer_charge_routed(dst, item);
 	if (queued)
@@ -973,8 +1008,9 @@ static bool bus1_peer_queue_unicast(struct bus1_item *item)
 }
 
 /*
- * Queue the @n items of a multicast, all or none, and return whether. No
- * other send or engine record queues anything meanwhile, so every receiver
+ * Queue the @n items of a multicast, all or none (none while another send
+ * or an engine write() holds the order), and return whether. No other
+ * send or engine record queues anything meanwhile, so every receiver
  * sees the multicast at the same point of the one order. A receiver that
  * closes before its copy is queued drops it, as if it closed right after;
  * @items[i] is set to NULL for each item queued (it is consumed).
@@ -985,7 +1021,8 @@ static bool bus1_peer_queue_multicast(struct bus1_item **items, size_t n)
 	size_t i, charged;
 	bool wake;
 
-	bus1_route_order_exclusive();
+	if (!bus1_route_order_exclusive())
+		return false;
 	for (charged = 0; charged < n; ++charged) {
 		dst = items[charged]->route->dst;
 		spin_lock(&dst->lock);
@@ -1025,16 +1062,14 @@ static struct bus1_item *bus1_peer_routed_item(struct bus1_route *route,
 	size_t size = data ? 0 : round_up(msg->n_data, 8);
 	struct bus1_item *item;
 
-	item = kvmalloc(struct_size(item, data, size), GFP_KERNEL_ACCOUNT);
+	item = bus1_item_new(size);
 	if (!item)
 		return ERR_PTR(-ENOMEM);
-	item->size = sizeof(item->it) + size;
 	item->ref_data = data;
 	if (data)
 		kref_get(&data->ref);
 	kref_get(&route->ref);
 	item->route = route;
-	item->route_done = false;
 	item->it = (struct bus1_engine_item){
 		.type = BUS1_MESSAGE_TYPE_USER,
 		.id = route->dst_id,

@@ -244,7 +244,10 @@
  *
  * Hung engine: when a two-way request has waited longer than
  * request_timeout_ms (see "Limits") for its reply, counted from when it was
- * queued, the engine is declared broken and handled as "gone" above, with
+ * queued or from the engine's last progress, whichever is later (progress:
+ * a read() that returned requests, or a reply the module accepted; so a
+ * busy engine working through a long backlog is not hung, while one that
+ * stops reading, or stops answering, is), the engine is declared broken and handled as "gone" above, with
  * one difference: the request that timed out completes with ETIMEDOUT (a
  * PEER_NEW that times out fails the open() with ETIMEDOUT); all others with
  * ENOTCONN. The broken engine may still hold its control file, but it is no
@@ -304,9 +307,10 @@
  * Module parameters (/sys/module/bus1/parameters; read-only at runtime
  * unless noted):
  *   request_timeout_ms  writable at runtime (0644): how long a two-way
- *              request may wait for its reply before the engine is declared
- *              broken (default 30000; 0 = never). A new value applies to
- *              waiting requests within a second.
+ *              request may wait for its reply, without the engine making
+ *              progress, before the engine is declared broken (default
+ *              30000; 0 = never). A new value applies to waiting requests
+ *              within a second.
  *   max_data   largest message payload in bytes (default 32 MiB).
  *              SEND or RECV beyond it: EMSGSIZE.
  *   max_items  largest count of destinations, transfers or IDs in one
