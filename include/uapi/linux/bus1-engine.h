@@ -315,6 +315,13 @@
  *              SEND or RECV beyond it: EMSGSIZE.
  *   max_items  largest count of destinations, transfers or IDs in one
  *              command (default 65536). Beyond it: EINVAL.
+ *   max_user_requests  writable at runtime: two-way requests one user
+ *              (the opener's effective UID, as PEER_NEW reports it) may
+ *              have at once, from allocation until they end, abandoned
+ *              ones included (default 1024). Beyond it: EDQUOT.
+ *   max_user_bytes  writable at runtime: bytes of those requests' records
+ *              and large payload buffers (default 256 MiB). Beyond it:
+ *              EDQUOT.
  * iovec counts beyond UIO_MAXIOV (1024) fail with EINVAL. ATTACH reports
  * the resulting bounds so the engine can size its buffers.
  *
@@ -322,9 +329,12 @@
  * no: a request's buffers are allocated only once its caller holds the
  * peer's single in-flight slot, so each open peer holds at most one request
  * record (at most max_record, about 34 MiB with the defaults) and one reply
- * (bounded by that request). The worst case is that per open /dev/bus1
- * file, so it is limited by RLIMIT_NOFILE per process, and all of it is
- * charged to the caller's memory cgroup (GFP_KERNEL_ACCOUNT). Everything
+ * (bounded by that request), and all requests of one user together hold at
+ * most max_user_bytes in at most max_user_requests requests, so neither
+ * grows with open files times processes; all of it is charged to the
+ * caller's memory cgroup (GFP_KERNEL_ACCOUNT). The same bound keeps one
+ * user from putting an unbounded backlog in front of everybody else's
+ * requests. Everything
  * the bus itself keeps (queued messages, nodes, handles) lives in the
  * engine and is bounded by its per-UID quotas (EDQUOT). Lent items are the
  * exception: the module holds them per peer, but accepts an ITEM only
