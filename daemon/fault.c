@@ -530,32 +530,41 @@ static int fault_apply(Fault *f, Engine *engine,
 }
 
 /**
- * fault_process() - engine_process() with the faults applied
+ * fault_process() - engine_process_part() with the faults applied
  * @f:		the fault set, or NULL
  * @engine:	the engine
  * @records:	the batch read
  * @len:	its length
  * @out:	output records
+ * @yield:	as for engine_process_part()
+ * @userdata:	for @yield
+ * @done:	bytes of @records applied, or dropped (after the engine
+ *		stopped reading, the rest of its batch is never applied)
  *
- * Return: what engine_process() returns. May not return at all (abort).
+ * Return: what engine_process_part() returns. May not return at all
+ * (abort).
  */
 int fault_process(Fault *f, Engine *engine, const void *records, size_t len,
-		  Outbuf *out)
+		  Outbuf *out, EngineYieldFn yield, void *userdata,
+		  size_t *done)
 {
 	const struct bus1_engine_hdr *hdr;
 	const uint8_t *p = records;
-	size_t off = 0;
+	size_t off = 0, rest;
 	int r;
 
 	if (!f || !f->any)
-		return engine_process(engine, records, len, out);
+		return engine_process_part(engine, records, len, out, yield,
+					   userdata, done);
 
+	*done = len;
 	while (off < len) {
 		hdr = (const void *)(p + off);
 		if (len - off < sizeof(*hdr) || hdr->size < sizeof(*hdr) ||
 		    hdr->size % 8 || hdr->size > len - off)
 			/* The core logs and drops what cannot be framed. */
-			return engine_process(engine, p + off, len - off, out);
+			return engine_process_part(engine, p + off, len - off,
+						   out, NULL, NULL, &rest);
 
 		++f->n_requests;
 		if (f->stop && f->n_requests >= f->stop_at) {
@@ -578,6 +587,10 @@ int fault_process(Fault *f, Engine *engine, const void *records, size_t len,
 		if (r)
 			return r;
 		off += hdr->size;
+		if (yield && off < len && yield(userdata)) {
+			*done = off;
+			break;
+		}
 	}
 	return 0;
 }

@@ -7,7 +7,7 @@
  * be tested against the real engine. Configured by --fault SPEC (repeatable)
  * and the environment variable BUS1D_FAULT (specs separated by ';'); see
  * FAULT_HELP for the syntax. Without faults every call is a cheap no-op and
- * fault_process() is engine_process().
+ * fault_process() is engine_process_part().
  *
  * The core stays deterministic: allocation failures are decided here,
  * through the core's allocation hook, with a PRNG of our own.
@@ -48,6 +48,7 @@ int fault_parse(Fault *f, const char *specs);
 void fault_install(Fault *f);
 
 int fault_process(Fault *f, Engine *engine, const void *records, size_t len,
-		  Outbuf *out);
+		  Outbuf *out, EngineYieldFn yield, void *userdata,
+		  size_t *done);
 bool fault_stalled(Fault *f);
 void fault_before_write(Fault *f);
