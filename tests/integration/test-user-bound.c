@@ -16,8 +16,8 @@
  *    (thousands of nodes created and released per request), building a
  *    backlog longer than request_timeout_ms: the engine keeps working, so
  *    it is not declared broken, nobody gets ENOTCONN or ETIMEDOUT, and
- *    another user's round trips are still served (their latencies and
- *    the flood's throughput are printed).
+ *    another user's calls, which only the engine serves, are still
+ *    served (their latencies and the flood's throughput are printed).
  *
  * Leaves the engine running and the default parameters set.
  */
@@ -320,8 +320,8 @@ static void test_flood_not_hung(void **state)
 	static pthread_t threads[FLOOD_PEERS];
 	static struct flood f;
 	double start, t, worst = 0, sum = 0;
-	uint64_t gen, node, h;
 	unsigned int trips = 0;
+	uint64_t gen;
 	int probe, i;
 
 	(void)state;
@@ -329,7 +329,6 @@ static void test_flood_not_hung(void **state)
 	for (i = 0; i < FLOOD_PEERS; ++i)
 		f.fds[i] = test_peer_as(FLOOD_UID);
 	probe = test_peer();
-	test_node(probe, -1, &node, &h);
 	gen = test_debugfs("generation");
 	set_param("request_timeout_ms", FLOOD_TIMEOUT_MS);
 
@@ -340,10 +339,12 @@ static void test_flood_not_hung(void **state)
 	}
 	start = test_now();
 	while (test_now() - start < FLOOD_SECONDS && !f.failures) {
+		uint64_t ids[2];
+
+		/* Two calls only the engine serves, behind the backlog. */
 		t = test_now();
-		if (test_send(probe, 1, &h, "probe", 5, 0, NULL))
-			break;
-		test_expect_user(probe, node, "probe", 5);
+		test_node(probe, -1, &ids[1], &ids[0]);
+		assert_int_equal(bus1_cmd_release(probe, 2, ids), 0);
 		t = test_now() - t;
 		sum += t;
 		worst = t > worst ? t : worst;
@@ -355,7 +356,7 @@ static void test_flood_not_hung(void **state)
 	set_param("request_timeout_ms", DEFAULT_TIMEOUT_MS);
 
 	printf("# flood: %d peers of uid %d, %lu requests of %d nodes in %.1f s (%.0f/s); "
-	       "probe: %u round trips, mean %.0f ms, worst %.0f ms; timeout %d ms\n",
+	       "probe of uid 0: %u node create+release, mean %.0f ms, worst %.0f ms; timeout %d ms\n",
 	       FLOOD_PEERS, FLOOD_UID, f.requests, FLOOD_NODES,
 	       test_now() - start, f.requests / (test_now() - start), trips,
 	       trips ? 1000 * sum / trips : 0, 1000 * worst, FLOOD_TIMEOUT_MS);
