@@ -481,10 +481,14 @@ static int loop_signals(Loop *loop)
  * @device:	path of the control device
  * @fault:	faults to inject, or NULL
  * @stats:	stats to serve on its socket, or NULL
+ * @attached:	called once attached, before READY=1 (bus1d drops its
+ *		privileges there), or NULL
+ * @userdata:	for @attached
  *
  * Return: 0 after a signal, negative errno on failure.
  */
-int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats)
+int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats,
+	     LoopAttachedFn attached, void *userdata)
 {
 	Loop loop = { .fault = fault, .stats = stats, .stats_fd = -1,
 		      .control_fd = -1, .signal_fd = -1 };
@@ -504,6 +508,11 @@ int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats)
 	r = loop_attach(&loop, device);
 	if (r < 0)
 		goto exit_ring;
+	if (attached) {
+		r = attached(userdata);
+		if (r < 0)
+			goto exit_ring;
+	}
 	/* /dev/bus1 works from here on, so the service is ready */
 	loop_notify("READY=1\nSTATUS=Serving /dev/bus1");
 
