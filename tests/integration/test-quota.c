@@ -10,8 +10,9 @@
  * interface". So the tests check the properties that accounting.md fixes
  * (a foreign UID never exhausts another, a third UID still gets a share,
  * peers of one UID cannot take more than half of it, every charge comes
- * back) with bounds rather than exact counts, and read the engine's stats
- * with json-c by member name (util.c), never as text.
+ * back) with bounds rather than exact counts, check that a refused call
+ * created nothing, consumed no ID and queued nothing, and read the
+ * engine's stats with json-c by member name (util.c), never as text.
  *
  * Peers of other UIDs are opened under a temporary effective UID (the
  * peer keeps it); floods run in a child that has dropped to that UID.
@@ -33,6 +34,10 @@
 #define MAX_BYTES (8ULL << 20)
 #define MAX_OBJECTS 4096
 #define CHUNK (64 * 1024)
+/* Largest TRANSFER the object floods issue; they halve it down to 1. */
+#define BATCH 64
+/* Handles carried by each message of the handle flood. */
+#define CARRIED (TEST_MAX_TRANSFERS - 1)
 #define SETTLE_S 2.0
 
 static char chunk[CHUNK];
@@ -115,6 +120,44 @@ static uint64_t settled_bytes(unsigned int uid, unsigned int claimant,
 		got = charged_bytes(uid, claimant);
 	}
 	return got;
+}
+
+/*
+ * What the bus holds, from the engine's totals. A refused call must leave
+ * it unchanged (bus1(7), "Errors"); the quota counters themselves may
+ * move, so they are not part of it.
+ */
+struct bus_state {
+	uint64_t peers, nodes, handles, items, messages, message_bytes;
+};
+
+static struct bus_state bus_state(void)
+{
+	struct json_object *doc = test_stats_json();
+	struct bus_state s = {
+		.peers = test_json_u64(doc, "totals.peers"),
+		.nodes = test_json_u64(doc, "totals.nodes"),
+		.handles = test_json_u64(doc, "totals.handles"),
+		.items = test_json_u64(doc, "totals.queued") +
+			 test_json_u64(doc, "totals.lent"),
+		.messages = test_json_u64(doc, "totals.messages"),
+		.message_bytes = test_json_u64(doc, "totals.message_bytes"),
+	};
+
+	json_object_put(doc);
+	return s;
+}
+
+static void assert_bus_state(const struct bus_state *was)
+{
+	struct bus_state now = bus_state();
+
+	assert_int_equal(now.peers, was->peers);
+	assert_int_equal(now.nodes, was->nodes);
+	assert_int_equal(now.handles, was->handles);
+	assert_int_equal(now.items, was->items);
+	assert_int_equal(now.messages, was->messages);
+	assert_int_equal(now.message_bytes, was->message_bytes);
 }
 
 /* Whether every total that counts something held on the bus is 0. */
@@ -382,6 +425,278 @@ static void test_same_uid(void **state)
 	close(b);
 }
 
+/* TRANSFER of @n creates from @from to @to (-1: itself); 0 or -errno. */
+static int create(int from, int to, size_t n, struct bus1_transfer *src,
+		  struct bus1_transfer *dst)
+{
+	size_t i;
+
+	for (i = 0; i < n; ++i)
+		src[i] = (struct bus1_transfer){ BUS1_TRANSFER_FLAG_CREATE,
+						 BUS1_INVALID };
+	return bus1_cmd_transfer(0, from, to, n, src, dst);
+}
+
+/* TRANSFER of @n copies of @from's @handle to @to; 0 or -errno. */
+static int copy_handle(int from, int to, uint64_t handle, size_t n,
+		       struct bus1_transfer *dst)
+{
+	struct bus1_transfer src[BATCH];
+	size_t i;
+
+	assert_true(n <= BATCH);
+	for (i = 0; i < n; ++i)
+		src[i] = (struct bus1_transfer){ 0, handle };
+	return bus1_cmd_transfer(0, from, to, n, src, dst);
+}
+
+static uint64_t max_id(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * Nodes and handles a peer creates for itself are objects of its own UID
+ * (accounting.md): creating them ends in EDQUOT, one peer holding at most
+ * half of its UID's objects. The refused TRANSFER creates nothing and
+ * consumes no ID; another peer of the same UID and a peer of another UID
+ * can still create.
+ */
+static void test_create_quota(void **state)
+{
+	struct bus1_transfer src[BATCH], dst[BATCH];
+	uint64_t *ids, last = 0;
+	struct bus_state before;
+	size_t n_ids = 0, batch, i;
+	int p, same, other, r;
+
+	(void)state;
+	assert_true(bus_empty());
+	ids = calloc(MAX_OBJECTS, sizeof(*ids));
+	assert_non_null(ids);
+	p = test_peer_as(FLOOD_UID);
+	for (batch = BATCH; batch; batch /= 2) {
+		while (!(r = create(p, -1, batch, src, dst))) {
+			assert_true(n_ids + 2 * batch <= MAX_OBJECTS);
+			for (i = 0; i < batch; ++i) {
+				ids[n_ids++] = src[i].id;
+				ids[n_ids++] = dst[i].id;
+				last = max_id(last, max_id(src[i].id, dst[i].id));
+			}
+		}
+		assert_int_equal(r, -EDQUOT);
+	}
+	print_message("one peer created %zu objects of its UID's %d\n", n_ids,
+		      MAX_OBJECTS);
+	/* with the peer itself, one object of its UID */
+	assert_true(n_ids + 1 <= MAX_OBJECTS / 2);
+	assert_true(n_ids >= MAX_OBJECTS / 4);
+
+	before = bus_state();
+	assert_int_equal(create(p, -1, 1, src, dst), -EDQUOT);
+	assert_int_equal(create(p, -1, BATCH, src, dst), -EDQUOT);
+	assert_bus_state(&before);
+	test_expect_empty(p);
+
+	same = test_peer_as(FLOOD_UID);
+	test_node(same, -1, NULL, NULL);
+	other = test_peer();
+	test_node(other, -1, NULL, NULL);
+
+	/* room again: the next create gets the next ID, none was consumed */
+	assert_int_equal(bus1_cmd_release(p, n_ids, ids), 0);
+	test_expect_empty(p);
+	test_assert_next_after(p, last);
+
+	free(ids);
+	close(other);
+	close(same);
+	close(p);
+}
+
+/*
+ * A handle that TRANSFER creates in another peer is charged on that peer's
+ * UID with the caller's UID as claimant (accounting.md): a foreign caller
+ * gets EDQUOT while the receiver's UID keeps most of its objects, and the
+ * refused TRANSFER creates nothing in either peer and consumes no ID there.
+ * A third UID can still transfer to the same receiver.
+ */
+static void test_transfer_quota(void **state)
+{
+	uint64_t node, own, last = 0, h3, avail;
+	struct bus1_transfer src[2], dst[BATCH];
+	struct json_object *doc;
+	struct bus_state before;
+	size_t n = 0, batch, i;
+	int f, q, t, r;
+
+	(void)state;
+	assert_true(bus_empty());
+	f = test_peer_as(FLOOD_UID);
+	q = test_peer();
+	t = test_peer_as(THIRD_UID);
+	test_node(f, -1, &node, &own);
+	for (batch = BATCH / 4; batch; batch /= 2) {
+		while (!(r = copy_handle(f, q, own, batch, dst))) {
+			n += batch;
+			assert_true(n <= MAX_OBJECTS);
+			for (i = 0; i < batch; ++i)
+				last = max_id(last, dst[i].id);
+		}
+		assert_int_equal(r, -EDQUOT);
+	}
+	doc = test_stats_json();
+	assert_int_equal(charged(doc, 0, FLOOD_UID, "objects"), n);
+	avail = test_json_slot(doc, 0, "objects").available;
+	json_object_put(doc);
+	print_message("a foreign UID put %zu handles into a root peer, root keeps %llu of %d objects\n",
+		      n, (unsigned long long)avail, MAX_OBJECTS);
+	assert_true(n > 0 && n < MAX_OBJECTS / 2);
+	assert_true(avail >= MAX_OBJECTS / 2);
+
+	/* a create and a copy, refused as a whole */
+	before = bus_state();
+	src[0] = (struct bus1_transfer){ BUS1_TRANSFER_FLAG_CREATE,
+					 BUS1_INVALID };
+	src[1] = (struct bus1_transfer){ 0, own };
+	assert_int_equal(bus1_cmd_transfer(0, f, q, 2, src, dst), -EDQUOT);
+	assert_int_equal(copy_handle(f, q, own, 1, dst), -EDQUOT);
+	assert_bus_state(&before);
+	test_expect_empty(q);
+	test_expect_empty(f);
+
+	/* a third UID gets through; q's next ID follows the last it got */
+	test_node(t, q, NULL, &h3);
+	assert_int_equal(h3, last + 2);
+	test_assert_next_after(f, max_id(node, own));
+
+	close(t);
+	close(q);
+	close(f);
+}
+
+/*
+ * One message of test_send_handles_quota() received from @r: from
+ * @account on @node, with @n_carried handles numbered on from *@last
+ * (IDs are created at send time, in order, and never skipped).
+ */
+static void expect_carrying(int r, uint64_t node, uint64_t account,
+			    size_t n_carried, uint64_t *last)
+{
+	struct test_item item;
+	size_t j;
+
+	assert_int_equal(test_recv_wait(r, &item), 0);
+	assert_int_equal(item.msg.type, BUS1_MESSAGE_TYPE_USER);
+	assert_int_equal(item.meta.id, node);
+	assert_int_equal(item.meta.account, account);
+	assert_int_equal(item.msg.n_transfers, n_carried);
+	for (j = 0; j < n_carried; ++j) {
+		assert_int_equal(item.transfers[j].flags, 0);
+		assert_int_equal(item.transfers[j].id, *last + 2);
+		*last = item.transfers[j].id;
+	}
+}
+
+/*
+ * Send messages carrying @n_carried copies of @carry from @f through @h
+ * until the engine refuses; return how many were sent.
+ */
+static size_t flood_handles(int f, uint64_t h, uint64_t carry,
+			    size_t n_carried)
+{
+	uint64_t handles[CARRIED];
+	size_t i, n = 0;
+	int e;
+
+	for (i = 0; i < n_carried; ++i)
+		handles[i] = carry;
+	while (!(e = test_send(f, 1, &h, "h", 1, n_carried, handles)))
+		assert_true(++n * (n_carried + 1) <= MAX_OBJECTS);
+	assert_int_equal(e, -EDQUOT);
+	return n;
+}
+
+/*
+ * Handles carried by a message are objects of the receiver's UID, charged
+ * at send time with the sender's UID as claimant (accounting.md): a
+ * foreign sender of messages carrying handles gets EDQUOT, and the refused
+ * SEND leaves nothing behind: no message, no handle, no ID in the
+ * receiver; a multicast that includes a receiver with room reaches nobody.
+ * A third UID still gets through, and once the receiver has released what
+ * it got, the sender can send again.
+ */
+static void test_send_handles_quota(void **state)
+{
+	uint64_t node_r, h_r, node_t, h_t, node_f, own_f, node_r3, h_r3;
+	uint64_t dst[2], last, *got;
+	struct bus_state before;
+	size_t i, n_big, n_small, n_got;
+	double deadline;
+	int r, f, t, e;
+
+	(void)state;
+	assert_true(bus_empty());
+	r = test_peer();
+	f = test_peer_as(FLOOD_UID);
+	t = test_peer_as(THIRD_UID);
+	test_node(r, f, &node_r, &h_r);
+	test_node(t, f, &node_t, &h_t);
+	test_node(f, -1, &node_f, &own_f);
+
+	/* big messages until refused, then the smallest with a handle */
+	n_big = flood_handles(f, h_r, own_f, CARRIED);
+	n_small = flood_handles(f, h_r, own_f, 1);
+	n_got = n_big * CARRIED + n_small;
+	print_message("a foreign UID queued %zu messages of %d handles and %zu of 1\n",
+		      n_big, CARRIED, n_small);
+	assert_true(n_big > 0);
+	assert_true(n_big + n_small + n_got < MAX_OBJECTS / 2);
+
+	before = bus_state();
+	dst[0] = h_t;
+	dst[1] = h_r;
+	assert_int_equal(test_send(f, 2, dst, "m", 1, 1, &own_f), -EDQUOT);
+	assert_int_equal(test_send(f, 1, &h_r, "h", 1, 1, &own_f), -EDQUOT);
+	assert_bus_state(&before);
+	test_expect_empty(t);
+	test_expect_empty(f);
+
+	/* a third UID still gets through, with a handle */
+	test_node(r, t, &node_r3, &h_r3);
+	assert_int_equal(test_send(t, 1, &h_r3, "t", 1, 1, &h_r3), 0);
+
+	/* r got the flood whole and in order, then the third UID's message */
+	last = node_r;
+	for (i = 0; i < n_big + n_small; ++i)
+		expect_carrying(r, node_r, FLOOD_UID, i < n_big ? CARRIED : 1,
+				&last);
+	assert_int_equal(node_r3, last + 2);
+	last = node_r3;
+	expect_carrying(r, node_r3, THIRD_UID, 1, &last);
+	test_expect_empty(r);
+
+	/* released: the handles' charges are back, the flooder sends again */
+	got = calloc(n_got, sizeof(*got));
+	assert_non_null(got);
+	for (i = 0; i < n_got; ++i)
+		got[i] = node_r + 2 * (i + 1);
+	assert_int_equal(bus1_cmd_release(r, n_got, got), 0);
+	deadline = test_now() + SETTLE_S;
+	while ((e = test_send(f, 1, &h_r, "h", 1, 1, &own_f)) == -EDQUOT &&
+	       test_now() < deadline)
+		usleep(10000);
+	assert_int_equal(e, 0);
+	expect_carrying(r, node_r, FLOOD_UID, 1, &last);
+	test_expect_empty(r);
+	test_expect_empty(f);
+
+	free(got);
+	close(t);
+	close(f);
+	close(r);
+}
+
 /* With every peer closed, every counter is back at zero. */
 static void test_all_closed(void **state)
 {
@@ -442,6 +757,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_foreign_flood),
 		cmocka_unit_test(test_same_uid),
+		cmocka_unit_test(test_create_quota),
+		cmocka_unit_test(test_transfer_quota),
+		cmocka_unit_test(test_send_handles_quota),
 		cmocka_unit_test(test_all_closed),
 		cmocka_unit_test(test_peer_limit),
 	};
