@@ -135,6 +135,10 @@ enum bus1_conn_state {
  * @n_rejected:		of those, the ones rejected; both changed under
  *			@write_mutex (or at ATTACH, when no writer of the new
  *			engine can run yet), read locklessly by debugfs.
+ * @write_seq:		odd while a write() applies its records, even
+ *			otherwise; changed under @write_mutex, read locklessly
+ *			by bus1_engine_settle().
+ * @write_wq:		RECVs wait here for the write() in progress to end.
  */
 struct bus1_conn {
 	spinlock_t lock; /* protects the fields up to @expired */
@@ -155,6 +159,8 @@ struct bus1_conn {
 	u64 attach_seq;
 	u64 n_records;
 	u64 n_rejected;
+	unsigned int write_seq;
+	wait_queue_head_t write_wq;
 };
 
 /* A quiet record is read at the latest about this long after it was queued. */
@@ -176,6 +182,7 @@ static struct bus1_conn bus1_conn = {
 						   bus1_engine_timeout, 0),
 	.quiet_work = __DELAYED_WORK_INITIALIZER(bus1_conn.quiet_work,
 						 bus1_engine_quiet, 0),
+	.write_wq = __WAIT_QUEUE_HEAD_INITIALIZER(bus1_conn.write_wq),
 };
 
 /* The next timeout check is due at most this far ahead. */
@@ -991,6 +998,44 @@ static ssize_t bus1_engine_record(struct file *file, struct iov_iter *from)
 	return hdr.size;
 }
 
+/*
+ * The records of one write() are one step for a RECV too: @write_seq is odd
+ * while they are applied. Each record's effect on a peer is published under
+ * that peer's lock, whose release orders the odd value before it, so a RECV
+ * that saw any of them sees the write in progress. Under @write_mutex.
+ */
+static void bus1_engine_write_begin(struct bus1_conn *conn)
+{
+	WRITE_ONCE(conn->write_seq, conn->write_seq + 1);
+}
+
+static void bus1_engine_write_end(struct bus1_conn *conn)
+{
+	/* Pairs with the acquire in bus1_engine_settle(). */
+	smp_store_release(&conn->write_seq, conn->write_seq + 1);
+	if (wq_has_sleeper(&conn->write_wq))
+		wake_up_all(&conn->write_wq);
+}
+
+/**
+ * bus1_engine_settle() - wait for the engine's write() in progress to end
+ *
+ * A RECV that finds nothing lent calls this before it trusts that: it may
+ * have taken the first ITEM of a transaction while the module still applies
+ * the rest and the PEER_STATE after them, and returning EAGAIN then would
+ * show it part of one transaction. Never waits for the engine itself, only
+ * for a write() already under way; a fatal signal ends the wait.
+ */
+void bus1_engine_settle(void)
+{
+	struct bus1_conn *conn = &bus1_conn;
+	unsigned int seq = smp_load_acquire(&conn->write_seq);
+
+	if (seq & 1)
+		wait_event_killable(conn->write_wq,
+				    smp_load_acquire(&conn->write_seq) != seq);
+}
+
 static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 				      struct iov_iter *from)
 {
@@ -1013,6 +1058,7 @@ static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 		mutex_unlock(&conn->write_mutex);
 		return r;
 	}
+	bus1_engine_write_begin(conn);
 	while (done < count) {
 		r = bus1_engine_record(file, from);
 		WRITE_ONCE(conn->n_records, conn->n_records + 1);
@@ -1022,6 +1068,7 @@ static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 		}
 		done += r;
 	}
+	bus1_engine_write_end(conn);
 	bus1_route_order_write_end();
 	mutex_unlock(&conn->write_mutex);
 

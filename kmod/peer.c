@@ -1395,6 +1395,11 @@ static int bus1_peer_take(struct bus1_peer *peer, struct bus1_item **itemp)
 	*itemp = bus1_peer_take_head(peer);
 	if (*itemp)
 		return 0;
+	/* Nothing lent: look again once a write() under way is applied. */
+	bus1_engine_settle();
+	*itemp = bus1_peer_take_head(peer);
+	if (*itemp)
+		return 0;
 	if (!READ_ONCE(peer->readable))
 		return -EAGAIN;
 

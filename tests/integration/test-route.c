@@ -24,14 +24,15 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include "util.h"
 
-/* The engine's stats keys for its route counters (daemon/stats.c). */
-#define STAT_ROUTES_LIVE "routes_live"
-#define STAT_ROUTES_GRANTED "routes_granted"
-#define STAT_ROUTES_REVOKED "routes_revoked"
-#define STAT_ROUTES_KEPT "routes_kept"
-#define STAT_ROUTES_DONE "routes_done"
+/* The engine's stats members for its route counters (daemon/stats.c). */
+#define STAT_ROUTES_LIVE "totals.routes_live"
+#define STAT_ROUTES_KEPT "totals.routes_kept"
+#define STAT_ROUTES_GRANTED "engine.routes_granted"
+#define STAT_ROUTES_REVOKED "engine.routes_revoked"
+#define STAT_ROUTE_FAILURES "engine.route_failures"
 
 #define FOREIGN_UID 65534
 #define BUF_SIZE (64u << 10)
@@ -54,19 +55,10 @@ static unsigned long long mod_routes(void)
 	return test_debugfs("routes");
 }
 
-/* The first number after "@key": in the engine's stats document. */
-static unsigned long long stat_value(const char *key)
+/* The engine's stats member at @path, read now (looked up by name). */
+static unsigned long long stat_value(const char *path)
 {
-	unsigned long long v;
-	char pat[128];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(test_stats(), pat);
-	if (!p)
-		fail_msg("no %s in the engine's stats", key);
-	assert_int_equal(sscanf(p + strlen(pat), "%llu", &v), 1);
-	return v;
+	return test_stats_u64(path);
 }
 
 struct snap {
@@ -77,20 +69,22 @@ struct snap {
 	unsigned long long used[4];	/* quota: uid 0 / FOREIGN, objects / bytes */
 };
 
+/* The module's routes, then the engine's counters from one document. */
 static void snap_take(struct snap *s)
 {
-	const char *doc;
+	struct json_object *doc;
 
 	s->routes = mod_routes();
-	s->live = stat_value(STAT_ROUTES_LIVE);
-	s->kept = stat_value(STAT_ROUTES_KEPT);
-	s->credit[0] = stat_value("route_credit_objects");
-	s->credit[1] = stat_value("route_credit_bytes");
-	doc = test_stats();
-	s->used[0] = test_stats_slot(doc, 0, "objects").used;
-	s->used[1] = test_stats_slot(doc, 0, "bytes").used;
-	s->used[2] = test_stats_slot(doc, FOREIGN_UID, "objects").used;
-	s->used[3] = test_stats_slot(doc, FOREIGN_UID, "bytes").used;
+	doc = test_stats_json();
+	s->live = test_json_u64(doc, STAT_ROUTES_LIVE);
+	s->kept = test_json_u64(doc, STAT_ROUTES_KEPT);
+	s->credit[0] = test_json_u64(doc, "totals.route_credit_objects");
+	s->credit[1] = test_json_u64(doc, "totals.route_credit_bytes");
+	s->used[0] = test_json_slot(doc, 0, "objects").used;
+	s->used[1] = test_json_slot(doc, 0, "bytes").used;
+	s->used[2] = test_json_slot(doc, FOREIGN_UID, "objects").used;
+	s->used[3] = test_json_slot(doc, FOREIGN_UID, "bytes").used;
+	json_object_put(doc);
 }
 
 static bool snap_equal(const struct snap *a, const struct snap *b, bool quota)
@@ -1797,7 +1791,7 @@ static void test_quota_flood(void **state)
 	assert_int_equal(e, -EDQUOT);
 	print_message("flooder: %llu messages of 1000 bytes before EDQUOT; routes granted %llu, route_failures %llu\n",
 		      (unsigned long long)n, stat_value(STAT_ROUTES_GRANTED),
-		      stat_value("route_failures"));
+		      stat_value(STAT_ROUTE_FAILURES));
 	assert_true(n > 0);
 	/* the third UID: a first send, and a few more */
 	for (k = 0; k < 5; ++k)

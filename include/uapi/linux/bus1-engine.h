@@ -172,7 +172,8 @@
  * the engine hears nothing of it.
  *
  * Order: the module applies the records of one write() (up to a rejected
- * one) atomically with respect to the sends it serves itself, and the
+ * one) atomically with respect to the sends it serves itself and to a
+ * RECV that finds nothing lent (it waits for the write() to end), and the
  * engine writes every record a request caused in one write(). With the
  * readable rule above, a message the module queued and the engine's items
  * form one total order for every receiver, as if the engine had queued
