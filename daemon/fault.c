@@ -20,7 +20,7 @@
  *
  * Every fault that fired is counted (FaultCounts), and the stats document
  * shows the counts, so a test can prove that its fault happened: that the
- * kernel refused exactly the records we damaged or added, that the EIOs
+ * kernel refused the records we damaged or added, that the EIOs the
  * applications saw are the replies we damaged, that allocations failed.
  * An abort needs no counter: the engine is gone.
  */
