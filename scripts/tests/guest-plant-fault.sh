@@ -75,6 +75,10 @@ while read -r line; do
 	esac
 done <"$out"
 echo "guest-plant-fault: failed (${#failed[@]}): ${failed[*]}"
+# why: the assertion cmocka reports under each "not ok"
+awk '/^not ok / { name = $5; n = 2; next }
+	n && /^# / { print "guest-plant-fault:   " name ": " substr($0, 3); n--; next }
+	{ n = 0 }' "$out"
 echo "guest-plant-fault: passed (${#passed[@]}): ${passed[*]}"
 
 detected=1
