@@ -132,7 +132,8 @@ enum bus1_conn_state {
  *			it for, BUS1_ENGINE_QUIET_MS after they were queued.
  * @attach_seq:		@seq when the engine attached; protected by @lock.
  * @n_records:		records the engine wrote since it attached, and
- * @n_rejected:		of those, the ones rejected; both changed under
+ * @n_rejected:		of those, the ones rejected (a refused record counts
+ *			once, when write() returns its errno); both changed under
  *			@write_mutex (or at ATTACH, when no writer of the new
  *			engine can run yet), read locklessly by debugfs.
  * @write_seq:		odd while a write() applies its records, even
@@ -1061,12 +1062,19 @@ static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 	bus1_engine_write_begin(conn);
 	while (done < count) {
 		r = bus1_engine_record(file, from);
-		WRITE_ONCE(conn->n_records, conn->n_records + 1);
-		if (r < 0) {
-			WRITE_ONCE(conn->n_rejected, conn->n_rejected + 1);
+		if (r < 0)
 			break;
-		}
 		done += r;
+		WRITE_ONCE(conn->n_records, conn->n_records + 1);
+	}
+	/*
+	 * A refused record counts once, in the write() that reports it:
+	 * after accepted records, write() returns their length, and the
+	 * engine writes again from the refused one to learn its errno.
+	 */
+	if (r < 0 && !done) {
+		WRITE_ONCE(conn->n_records, conn->n_records + 1);
+		WRITE_ONCE(conn->n_rejected, conn->n_rejected + 1);
 	}
 	bus1_engine_write_end(conn);
 	bus1_route_order_write_end();

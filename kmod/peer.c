@@ -391,7 +391,14 @@ static void bus1_peer_close(struct bus1_peer *peer)
  */
 void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req)
 {
-	if (!req->error && req->type == BUS1_ENGINE_PEER_NEW) {
+	/*
+	 * A PEER_NEW whose reply the module rejected (EIO) was most likely
+	 * applied by the engine: the peer is released like one created, so
+	 * a lying engine is not left holding it forever (an engine that had
+	 * refused it ignores a PEER_RELEASE of an unknown peer).
+	 */
+	if ((!req->error || req->error == -EIO) &&
+	    req->type == BUS1_ENGINE_PEER_NEW) {
 		spin_lock(&peer->lock);
 		peer->created = true;
 		spin_unlock(&peer->lock);
