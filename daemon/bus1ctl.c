@@ -2,7 +2,9 @@
 /*
  * bus1ctl: show bus1d's counters. Reads the one JSON document the stats
  * socket serves per connection and prints it as tables, or raw with
- * --json. The document's layout is described in daemon/stats.c.
+ * --json. The document's layout is described in daemon/stats.c. The
+ * "module" view reads the kernel module's side instead: its parameters in
+ * sysfs and its debugfs files (kmod/debugfs.c), which need root.
  */
 
 #define _GNU_SOURCE
@@ -23,7 +25,7 @@ static bool arg_json;
 
 static void help(void)
 {
-	printf("%s [OPTIONS...] [status|users|peers|engine]\n\n"
+	printf("%s [OPTIONS...] [status|users|peers|engine|module]\n\n"
 	       "Show the bus1 engine's counters.\n\n"
 	       "  -h --help            Show this help\n"
 	       "     --socket PATH     Stats socket (default " STATS_DEFAULT_SOCKET ")\n"
@@ -34,7 +36,9 @@ static void help(void)
 	       "  peers    per peer: ID, UID, PID, nodes, handles, queued and\n"
 	       "           lent items\n"
 	       "  engine   requests served per type, error replies per errno,\n"
-	       "           batch sizes, items lent to the kernel, routes\n",
+	       "           batch sizes, items lent to the kernel, routes\n"
+	       "  module   the kernel module's limits, its engine connection,\n"
+	       "           and per UID the requests on their way to the engine\n",
 	       program_invocation_short_name);
 }
 
@@ -217,6 +221,73 @@ static void show_engine(json_object *doc)
 	       num(engine, "route_failures"));
 }
 
+#define MODULE_PARAMS "/sys/module/bus1/parameters/"
+#define MODULE_DEBUGFS "/sys/kernel/debug/bus1/"
+
+/* Print @path's lines, each after @indent; return -errno if unreadable. */
+static int cat_file(const char *path, const char *indent)
+{
+	char line[256];
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		printf("%s%s", indent, line);
+	fclose(f);
+	return 0;
+}
+
+static int show_module(void)
+{
+	static const char *const params[] = {
+		"max_user_requests", "max_user_bytes", "request_timeout_ms",
+		"max_data", "max_items",
+	};
+	char path[256], value[64];
+	unsigned long uid, requests, bytes;
+	size_t i;
+	FILE *f;
+	int r;
+
+	printf("module parameters:\n");
+	for (i = 0; i < sizeof(params) / sizeof(params[0]); ++i) {
+		snprintf(path, sizeof(path), MODULE_PARAMS "%s", params[i]);
+		f = fopen(path, "re");
+		if (!f) {
+			fprintf(stderr, "%s: %s: %m (is bus1.ko loaded?)\n",
+				program_invocation_short_name, path);
+			return -errno;
+		}
+		if (!fgets(value, sizeof(value), f))
+			strcpy(value, "?\n");
+		fclose(f);
+		printf("  %-20s %s", params[i], value);
+	}
+
+	printf("engine connection:\n");
+	r = cat_file(MODULE_DEBUGFS "engine", "  ");
+	if (r < 0) {
+		fprintf(stderr, "%s: " MODULE_DEBUGFS "engine: %s (needs root and debugfs: mount -t debugfs none /sys/kernel/debug)\n",
+			program_invocation_short_name, strerror(-r));
+		return r;
+	}
+
+	f = fopen(MODULE_DEBUGFS "users", "re");
+	if (!f) {
+		r = -errno;
+		fprintf(stderr, "%s: " MODULE_DEBUGFS "users: %m\n",
+			program_invocation_short_name);
+		return r;
+	}
+	printf("%-10s %12s %14s\n", "UID", "REQUESTS", "BYTES");
+	while (fscanf(f, "%lu %lu %lu", &uid, &requests, &bytes) == 3)
+		printf("%-10lu %12lu %14lu\n", uid, requests, bytes);
+	fclose(f);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	enum {
@@ -253,11 +324,14 @@ int main(int argc, char *argv[])
 	if (optind < argc)
 		view = argv[optind++];
 	if (optind < argc || (strcmp(view, "status") && strcmp(view, "users") &&
-			      strcmp(view, "peers") && strcmp(view, "engine"))) {
+			      strcmp(view, "peers") && strcmp(view, "engine") &&
+			      strcmp(view, "module"))) {
 		fprintf(stderr, "%s: unknown view, see --help\n",
 			program_invocation_short_name);
 		return EXIT_FAILURE;
 	}
+	if (!strcmp(view, "module"))
+		return show_module() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
 	r = fetch(&data, &len);
 	if (r < 0) {

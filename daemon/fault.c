@@ -17,6 +17,12 @@
  * item, while the engine keeps it lent until a RECV_DONE for a later token
  * commits it or the peer is released. The loop logs and skips every
  * refused record and writes the ones after it.
+ *
+ * Every fault that fired is counted (FaultCounts), and the stats document
+ * shows the counts, so a test can prove that its fault happened: that the
+ * kernel refused the records we damaged or added, that the EIOs the
+ * applications saw are the replies we damaged, that allocations failed.
+ * An abort needs no counter: the engine is gone.
  */
 
 #include <errno.h>
@@ -84,6 +90,7 @@ struct Fault {
 	uint64_t n_replies;
 	uint64_t n_items;
 	uint64_t n_allocs;
+	FaultCounts counts;
 
 	uint64_t abort_at;
 	unsigned int abort_type;
@@ -116,12 +123,20 @@ int fault_new(Fault **faultp)
 	return 0;
 }
 
+/*
+ * The fault set fault_install() installed, whose counts the stats show.
+ * Process-wide like the core's allocation hook: one engine per process.
+ */
+static Fault *fault_installed;
+
 Fault *fault_free(Fault *f)
 {
 	if (!f)
 		return NULL;
 	if (f->alloc_nth || f->alloc_p > 0)
 		core_alloc_set_fail_hook(NULL, NULL);
+	if (fault_installed == f)
+		fault_installed = NULL;
 	free(f);
 	return NULL;
 }
@@ -282,13 +297,9 @@ int fault_parse(Fault *f, const char *specs)
 	return r;
 }
 
-static bool fault_alloc_fail(void *userdata)
+/* Whether the allocation just counted is one to fail. */
+static bool fault_alloc_hits(Fault *f)
 {
-	Fault *f = userdata;
-
-	if (!f->applying)
-		return false;
-	++f->n_allocs;
 	if (f->alloc_nth && f->n_allocs == f->alloc_nth) {
 		log_msg(LOG_WARNING, "fault: failing allocation %llu",
 			(unsigned long long)f->n_allocs);
@@ -298,17 +309,42 @@ static bool fault_alloc_fail(void *userdata)
 	       (fault_random(f) >> 11) * 0x1.0p-53 < f->alloc_p;
 }
 
+static bool fault_alloc_fail(void *userdata)
+{
+	Fault *f = userdata;
+
+	if (!f->applying)
+		return false;
+	++f->n_allocs;
+	if (!fault_alloc_hits(f))
+		return false;
+	++f->counts.allocs_failed;
+	return true;
+}
+
 /**
- * fault_install() - hook allocation failures into the core
+ * fault_install() - put the fault set in force
  * @f:		the fault set, or NULL
  *
- * Only allocations made while a request is applied count, so the engine
- * always starts.
+ * Hooks allocation failures into the core and makes @f the set whose
+ * counts fault_counts() reports. Only allocations made while a request is
+ * applied count, so the engine always starts.
  */
 void fault_install(Fault *f)
 {
+	fault_installed = f;
 	if (f && (f->alloc_nth || f->alloc_p > 0))
 		core_alloc_set_fail_hook(fault_alloc_fail, f);
+}
+
+/**
+ * fault_counts() - what the installed fault set did so far
+ *
+ * Return: its counts; all 0 if no fault set is installed.
+ */
+FaultCounts fault_counts(void)
+{
+	return fault_installed ? fault_installed->counts : (FaultCounts){};
 }
 
 /**
@@ -334,8 +370,10 @@ static void fault_sleep(uint64_t ms)
  */
 void fault_before_write(Fault *f)
 {
-	if (f && f->delay_ms)
-		fault_sleep(f->delay_ms);
+	if (!f || !f->delay_ms)
+		return;
+	fault_sleep(f->delay_ms);
+	++f->counts.delays;
 }
 
 static bool fault_abort_hits(Fault *f, const struct bus1_engine_hdr *hdr,
@@ -404,10 +442,15 @@ static void fault_corrupt_item(Fault *f, Outbuf *out, size_t off)
 	}
 }
 
+/*
+ * Damage the reply at @off, or add a bogus record after it, as the kind
+ * says; count which of the two happened (appending can fail for memory).
+ */
 static void fault_corrupt(Fault *f, Engine *engine, Outbuf *out, size_t off)
 {
-	struct bus1_engine_hdr *r = (void *)(out->data + off), *c;
+	struct bus1_engine_hdr *r = (void *)(out->data + off), *c = NULL;
 	size_t size = r->size, i;
+	bool damaged = false;
 	uint8_t *p;
 
 	log_msg(LOG_WARNING, "fault: corrupting reply %llu (%s, seq %llu)",
@@ -421,16 +464,18 @@ static void fault_corrupt(Fault *f, Engine *engine, Outbuf *out, size_t off)
 			c->seq = engine_last_seq(engine) + (1ULL << 40);
 		break;
 	case FAULT_CORRUPT_DUPLICATE:
-		fault_append(out, off, size);
+		c = fault_append(out, off, size);
 		break;
 	case FAULT_CORRUPT_WRONG_TYPE:
 		r->type = r->type == BUS1_ENGINE_SEND ? BUS1_ENGINE_TRANSFER :
 			  BUS1_ENGINE_SEND;
+		damaged = true;
 		break;
 	case FAULT_CORRUPT_TRUNCATED:
 		if (size > sizeof(*r)) {
 			r->size -= 8;
 			out->len -= 8;
+			damaged = true;
 		} else {
 			/* A copy cut short, at the end of the write. */
 			c = fault_append(out, off, size);
@@ -446,10 +491,12 @@ static void fault_corrupt(Fault *f, Engine *engine, Outbuf *out, size_t off)
 			memset(outbuf_put(out, 8), 0, 8);
 			r = (void *)(out->data + off);
 			r->size += 8;
+			damaged = true;
 		}
 		break;
 	case FAULT_CORRUPT_BOGUS_PEER:
 		r->peer ^= 1ULL << 62;
+		damaged = true;
 		break;
 	case FAULT_CORRUPT_UNKNOWN_TYPE:
 		c = fault_append(out, off, size);
@@ -467,6 +514,11 @@ static void fault_corrupt(Fault *f, Engine *engine, Outbuf *out, size_t off)
 			p[i] = fault_random(f);
 		break;
 	}
+
+	if (damaged)
+		++f->counts.replies_damaged;
+	else if (c)
+		++f->counts.records_added;
 }
 
 /* Find the reply to @req among the records from @off on. */
@@ -514,8 +566,10 @@ static int fault_apply(Fault *f, Engine *engine,
 			if (((struct bus1_engine_hdr *)(out->data + off))->type !=
 			    BUS1_ENGINE_ITEM)
 				continue;
-			if (fault_corrupt_hits(f, ++f->n_items))
-				fault_corrupt_item(f, out, off);
+			if (!fault_corrupt_hits(f, ++f->n_items))
+				continue;
+			fault_corrupt_item(f, out, off);
+			++f->counts.items_damaged;
 		}
 		return 0;
 	}
@@ -530,32 +584,41 @@ static int fault_apply(Fault *f, Engine *engine,
 }
 
 /**
- * fault_process() - engine_process() with the faults applied
+ * fault_process() - engine_process_part() with the faults applied
  * @f:		the fault set, or NULL
  * @engine:	the engine
  * @records:	the batch read
  * @len:	its length
  * @out:	output records
+ * @yield:	as for engine_process_part()
+ * @userdata:	for @yield
+ * @done:	bytes of @records applied, or dropped (after the engine
+ *		stopped reading, the rest of its batch is never applied)
  *
- * Return: what engine_process() returns. May not return at all (abort).
+ * Return: what engine_process_part() returns. May not return at all
+ * (abort).
  */
 int fault_process(Fault *f, Engine *engine, const void *records, size_t len,
-		  Outbuf *out)
+		  Outbuf *out, EngineYieldFn yield, void *userdata,
+		  size_t *done)
 {
 	const struct bus1_engine_hdr *hdr;
 	const uint8_t *p = records;
-	size_t off = 0;
+	size_t off = 0, rest;
 	int r;
 
 	if (!f || !f->any)
-		return engine_process(engine, records, len, out);
+		return engine_process_part(engine, records, len, out, yield,
+					   userdata, done);
 
+	*done = len;
 	while (off < len) {
 		hdr = (const void *)(p + off);
 		if (len - off < sizeof(*hdr) || hdr->size < sizeof(*hdr) ||
 		    hdr->size % 8 || hdr->size > len - off)
 			/* The core logs and drops what cannot be framed. */
-			return engine_process(engine, p + off, len - off, out);
+			return engine_process_part(engine, p + off, len - off,
+						   out, NULL, NULL, &rest);
 
 		++f->n_requests;
 		if (f->stop && f->n_requests >= f->stop_at) {
@@ -565,6 +628,7 @@ int fault_process(Fault *f, Engine *engine, const void *records, size_t len,
 					"fault: stopped reading at request %llu",
 					(unsigned long long)hdr->seq);
 				f->stalled = true;
+				f->counts.stopped = 1;
 				return 0;
 			}
 			log_msg(LOG_WARNING,
@@ -572,12 +636,17 @@ int fault_process(Fault *f, Engine *engine, const void *records, size_t len,
 				(unsigned long long)f->stop_ms,
 				(unsigned long long)hdr->seq);
 			fault_sleep(f->stop_ms);
+			++f->counts.stalls;
 		}
 
 		r = fault_apply(f, engine, hdr, out);
 		if (r)
 			return r;
 		off += hdr->size;
+		if (yield && off < len && yield(userdata)) {
+			*done = off;
+			break;
+		}
 	}
 	return 0;
 }

@@ -14,6 +14,13 @@
  * order the engine produced them; a write that comes up short fails the
  * link, which cancels that read.
  *
+ * A batch whose records take longer than LOOP_SLICE_MS to apply is applied
+ * in slices, each one's output written before the next slice: the module
+ * counts an engine hung when it makes no progress (reads nothing, answers
+ * nothing) for its request timeout, and a large batch of expensive
+ * requests must not look like that. The records a request caused still
+ * leave in one write.
+ *
  * The kernel rejects malformed engine records (EINVAL), and an ITEM beyond
  * what it holds per peer (ENOSPC): write() then returns the bytes before
  * the rejected record (or the error if it was the first). The loop logs
@@ -30,6 +37,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -40,6 +48,9 @@
 #include "loop.h"
 #include "notify.h"
 #include "stats.h"
+
+/* How long the engine applies records before it writes their output. */
+#define LOOP_SLICE_MS 50
 
 enum {
 	LOOP_OP_CONTROL_READ = 1,
@@ -62,6 +73,9 @@ typedef struct Loop {
 	int signal_fd;
 	void *rbuf;
 	size_t n_rbuf;
+	size_t rbuf_len;
+	size_t rbuf_off;
+	uint64_t slice_end;
 	struct signalfd_siginfo siginfo;
 	size_t out_off;
 	int read_res;
@@ -252,11 +266,50 @@ static int loop_handle_write(Loop *loop, Engine *engine, Outbuf *out,
 	return 0;
 }
 
-static int loop_handle_read(Loop *loop, Engine *engine, Outbuf *out, int res)
+static uint64_t loop_now_ms(void)
 {
-	size_t len = out->len;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool loop_slice_over(void *userdata)
+{
+	Loop *loop = userdata;
+
+	return loop_now_ms() >= loop->slice_end;
+}
+
+/* Apply the batch's next slice of records; its output is written next. */
+static int loop_process(Loop *loop, Engine *engine, Outbuf *out)
+{
+	size_t len = out->len, done = 0;
 	int r;
 
+	loop->slice_end = loop_now_ms() + LOOP_SLICE_MS;
+	r = fault_process(loop->fault, engine,
+			  (uint8_t *)loop->rbuf + loop->rbuf_off,
+			  loop->rbuf_len - loop->rbuf_off, out, loop_slice_over,
+			  loop, &done);
+	if (r < 0) {
+		log_msg(LOG_ERR, "engine: %s", strerror(-r));
+		return r;
+	}
+	loop->rbuf_off += done;
+	if (out->len > len)
+		fault_before_write(loop->fault);
+	return 0;
+}
+
+/* Whether records of the last batch wait to be applied. */
+static bool loop_unapplied(Loop *loop)
+{
+	return loop->rbuf_off < loop->rbuf_len;
+}
+
+static int loop_handle_read(Loop *loop, Engine *engine, Outbuf *out, int res)
+{
 	/* Cancelled: the write linked before it came up short. */
 	if (res == -EINTR || res == -EAGAIN || res == -ECANCELED)
 		return 0;
@@ -269,20 +322,15 @@ static int loop_handle_read(Loop *loop, Engine *engine, Outbuf *out, int res)
 		return -EPIPE;
 	}
 
-	r = fault_process(loop->fault, engine, loop->rbuf, res, out);
-	if (r < 0) {
-		log_msg(LOG_ERR, "engine: %s", strerror(-r));
-		return r;
-	}
-	if (out->len > len)
-		fault_before_write(loop->fault);
-	return 0;
+	loop->rbuf_len = res;
+	loop->rbuf_off = 0;
+	return loop_process(loop, engine, out);
 }
 
 static bool loop_want_read(Loop *loop)
 {
 	return !loop->read_pending && !loop->read_ready &&
-	       !fault_stalled(loop->fault);
+	       !loop_unapplied(loop) && !fault_stalled(loop->fault);
 }
 
 /*
@@ -290,7 +338,8 @@ static bool loop_want_read(Loop *loop)
  * read that follows it, and then both completions are awaited: the write
  * completes at once, the read when requests arrive (or at once, cancelled,
  * if the write came up short), unless a signal or stats client comes
- * first.
+ * first. While a batch is applied in slices, only the write is awaited,
+ * and nothing at all if a slice wrote nothing.
  */
 static int loop_submit(Loop *loop, Outbuf *out)
 {
@@ -305,6 +354,8 @@ static int loop_submit(Loop *loop, Outbuf *out)
 			return r;
 		if (link)
 			++wait;
+	} else if (loop_unapplied(loop) && !loop->write_pending) {
+		wait = 0;
 	}
 	if (loop_want_read(loop) && (r = loop_submit_read(loop)))
 		return r;
@@ -350,12 +401,17 @@ static int loop_iterate(Loop *loop, Engine *engine, Outbuf *out)
 		}
 
 		/* The output buffer may grow only while no write uses it. */
-		if (loop->read_ready && !loop->write_pending) {
+		if (loop->write_pending)
+			continue;
+		r = 0;
+		if (loop->read_ready) {
 			loop->read_ready = false;
 			r = loop_handle_read(loop, engine, out, loop->read_res);
-			if (r)
-				return r;
+		} else if (loop_unapplied(loop)) {
+			r = loop_process(loop, engine, out);
 		}
+		if (r)
+			return r;
 	}
 	return 0;
 }
@@ -425,10 +481,14 @@ static int loop_signals(Loop *loop)
  * @device:	path of the control device
  * @fault:	faults to inject, or NULL
  * @stats:	stats to serve on its socket, or NULL
+ * @attached:	called once attached, before READY=1 (bus1d drops its
+ *		privileges there), or NULL
+ * @userdata:	for @attached
  *
  * Return: 0 after a signal, negative errno on failure.
  */
-int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats)
+int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats,
+	     LoopAttachedFn attached, void *userdata)
 {
 	Loop loop = { .fault = fault, .stats = stats, .stats_fd = -1,
 		      .control_fd = -1, .signal_fd = -1 };
@@ -448,6 +508,11 @@ int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats)
 	r = loop_attach(&loop, device);
 	if (r < 0)
 		goto exit_ring;
+	if (attached) {
+		r = attached(userdata);
+		if (r < 0)
+			goto exit_ring;
+	}
 	/* /dev/bus1 works from here on, so the service is ready */
 	loop_notify("READY=1\nSTATUS=Serving /dev/bus1");
 

@@ -5,4 +5,8 @@
 #include "fault.h"
 #include "stats.h"
 
-int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats);
+/* Called once the engine has attached; a negative errno ends the loop. */
+typedef int (*LoopAttachedFn)(void *userdata);
+
+int loop_run(Engine *engine, const char *device, Fault *fault, Stats *stats,
+	     LoopAttachedFn attached, void *userdata);

@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "log.h"
 #include "loop.h"
+#include "privileges.h"
 #include "stats.h"
 
 #define BUS1D_VERSION "1"
@@ -22,6 +23,7 @@ static const char *main_arg_device = "/dev/bus1-engine";
 static Fault *main_arg_fault;
 static EngineConfig main_arg_config = ENGINE_CONFIG_DEFAULT;
 static const char *main_arg_stats_socket = STATS_DEFAULT_SOCKET;
+static const char *main_arg_user;
 
 static void help(void)
 {
@@ -39,6 +41,9 @@ static void help(void)
 	       "                            most 1M (default 64K)\n"
 	       "     --stats-socket PATH    Stats socket, \"\" for none\n"
 	       "                            (default " STATS_DEFAULT_SOCKET ")\n"
+	       "     --user USER            Become USER once attached (when\n"
+	       "                            started as root); capabilities are\n"
+	       "                            dropped once attached in any case\n"
 	       "     --fault SPEC           Inject a fault (repeatable, see below)\n\n"
 	       FAULT_HELP,
 	       program_invocation_short_name);
@@ -114,6 +119,7 @@ static int parse_argv(int argc, char *argv[])
 		ARG_STATS_SOCKET,
 		ARG_ROUTE_ITEMS,
 		ARG_ROUTE_BYTES,
+		ARG_USER,
 	};
 	static const struct option options[] = {
 		{ "help",	no_argument,		NULL, 'h' },
@@ -126,6 +132,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "stats-socket", required_argument,	NULL, ARG_STATS_SOCKET },
 		{ "route-items", required_argument,	NULL, ARG_ROUTE_ITEMS },
 		{ "route-bytes", required_argument,	NULL, ARG_ROUTE_BYTES },
+		{ "user",	required_argument,	NULL, ARG_USER },
 		{}
 	};
 	const char *env;
@@ -183,6 +190,9 @@ static int parse_argv(int argc, char *argv[])
 		case ARG_STATS_SOCKET:
 			main_arg_stats_socket = optarg;
 			break;
+		case ARG_USER:
+			main_arg_user = optarg;
+			break;
 		case '?':
 			return -EINVAL;
 		default:
@@ -200,6 +210,13 @@ static int parse_argv(int argc, char *argv[])
 			return r;
 	}
 	return 1;
+}
+
+/* The control device is attached: nothing needs privilege any more. */
+static int main_attached(void *userdata)
+{
+	(void)userdata;
+	return privileges_drop(main_arg_user);
 }
 
 static int run(void)
@@ -222,7 +239,8 @@ static int run(void)
 	}
 
 	fault_install(main_arg_fault);
-	r = loop_run(engine, main_arg_device, main_arg_fault, stats);
+	r = loop_run(engine, main_arg_device, main_arg_fault, stats,
+		     main_attached, NULL);
 	stats_free(stats);
 	engine_free(engine);
 	return r;

@@ -25,7 +25,9 @@
  *                 "items": { "lent", "received", "retracted",
  *                            "lend_failures" },
  *                 "data_released", "routes_granted", "routes_revoked",
- *                 "routes_done", "routes_rejected", "route_failures" } }
+ *                 "routes_done", "routes_rejected", "route_failures" },
+ *     "faults": { "replies_damaged", "records_added", "items_damaged",
+ *                 "allocs_failed", "delays", "stalls", "stopped" } }
  *
  *   queued counts the items waiting in the engine, lent those lent to the
  *   kernel and not yet received; messages and message_bytes count the user
@@ -35,8 +37,10 @@
  *   ones until their ROUTE_DONE), and the route_credit pair what their
  *   credits hold charged; routes_revoked counts REVOKE records owed,
  *   routes_rejected ROUTE records the kernel refused, route_failures
- *   grants skipped as the credit could not be charged. Keys added later
- *   come last, for readers that match the document as text.
+ *   grants skipped as the credit could not be charged. faults counts
+ *   what bus1d --fault did (struct FaultCounts in fault.h; all 0 without
+ *   faults), so tests can prove their fault fired. Keys added later come
+ *   last, for readers that match the document as text.
  *
  *   SLOT = { "limit", "available", "claimed", "used" }: claimed is what
  *   the user's quotas took, including their reserves; used is what is
@@ -60,6 +64,7 @@
 #include "core/bus.h"
 #include "core/message.h"
 #include "core/peer.h"
+#include "fault.h"
 #include "log.h"
 #include "stats.h"
 
@@ -341,6 +346,23 @@ static void put_engine(FILE *f, const EngineCounters *c, const Routes *routes)
 		(unsigned long long)routes->n_failed);
 }
 
+/* What bus1d --fault did; all 0 without faults. */
+static void put_faults(FILE *f)
+{
+	const FaultCounts c = fault_counts();
+
+	fprintf(f, ",\"faults\":{\"replies_damaged\":%llu,\"records_added\":%llu,"
+		"\"items_damaged\":%llu,\"allocs_failed\":%llu,\"delays\":%llu,"
+		"\"stalls\":%llu,\"stopped\":%llu}",
+		(unsigned long long)c.replies_damaged,
+		(unsigned long long)c.records_added,
+		(unsigned long long)c.items_damaged,
+		(unsigned long long)c.allocs_failed,
+		(unsigned long long)c.delays,
+		(unsigned long long)c.stalls,
+		(unsigned long long)c.stopped);
+}
+
 /**
  * stats_render() - the JSON document, newline-terminated
  * @stats:	the stats
@@ -404,6 +426,7 @@ int stats_render(Stats *s, char **datap, size_t *lenp)
 		(unsigned long long)bus->routes.credit_held[QUOTA_OBJECTS],
 		(unsigned long long)bus->routes.credit_held[QUOTA_BYTES]);
 	put_engine(f, engine_counters(s->engine), &bus->routes);
+	put_faults(f);
 	fputs("}\n", f);
 
 	if (ferror(f)) {

@@ -13,6 +13,10 @@
  *             since it was loaded.
  *   waiting   requests queued or read but not yet finished, one number
  *             (FUSE's file of the same name).
+ *   users     one line per user with a peer open: "UID REQUESTS BYTES",
+ *             the requests it has on their way to the engine or awaiting
+ *             a reply and the bytes they hold (see user.c), against the
+ *             max_user_requests and max_user_bytes parameters.
  *   abort     writing anything disconnects the attached engine as if it
  *             had exited: every request ends with ENOTCONN and its peers
  *             are dead. For an engine that hangs without exiting.
@@ -28,6 +32,7 @@
 #include "debugfs.h"
 #include "engine.h"
 #include "route.h"
+#include "user.h"
 
 static struct dentry *bus1_debugfs_dir;
 
@@ -72,6 +77,13 @@ static int bus1_debugfs_waiting_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(bus1_debugfs_waiting);
 
+static int bus1_debugfs_users_show(struct seq_file *m, void *v)
+{
+	bus1_user_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bus1_debugfs_users);
+
 static ssize_t bus1_debugfs_abort_write(struct file *file,
 					const char __user *buf, size_t count,
 					loff_t *ppos)
@@ -99,6 +111,8 @@ void bus1_debugfs_init(void)
 			    &bus1_debugfs_engine_fops);
 	debugfs_create_file("waiting", 0400, bus1_debugfs_dir, NULL,
 			    &bus1_debugfs_waiting_fops);
+	debugfs_create_file("users", 0400, bus1_debugfs_dir, NULL,
+			    &bus1_debugfs_users_fops);
 	debugfs_create_file("abort", 0200, bus1_debugfs_dir, NULL,
 			    &bus1_debugfs_abort_fops);
 }

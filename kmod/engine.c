@@ -51,10 +51,22 @@
  *
  * The timeout needs no timer per request: requests are queued in sequence
  * order, so the oldest unanswered two-way request is the first one in the
- * tree of sent requests or on the pending list, and one delayed work checks
- * it. It is armed when a two-way request is queued and re-arms itself while
- * any is unanswered, at least once a second, so a changed timeout applies
- * within a second.
+ * tree of sent requests, in the batch a read() is copying out, or on the
+ * pending list, and one delayed work checks it. It is armed when a two-way
+ * request is queued and re-arms itself while any is unanswered, at least
+ * once a second, so a changed timeout applies within a second. A busy
+ * engine is not a hung one: the wait counts from when the request was
+ * queued or from the engine's last progress (a read() that took requests,
+ * a reply accepted), whichever is later. So a long backlog behind an
+ * engine that keeps working never breaks the connection; an engine that
+ * stops reading, or stops answering what it read, does.
+ *
+ * Teardown and write() are serialised: every record an engine writes is
+ * applied under @write_mutex, and the teardown takes it before it drops
+ * the engine's routes and data references. A write() of a gone engine
+ * still applying records finishes first, and what it added goes with the
+ * rest; no record is ever applied half against a connection torn down
+ * under it, whatever its type.
  */
 
 #include <linux/capability.h>
@@ -93,7 +105,8 @@ enum bus1_conn_state {
 
 /**
  * struct bus1_conn - the connection to the engine
- * @lock:		protects @state, @file, @gen, @seq, @pending, @sent.
+ * @lock:		protects @state, @file, @gen, @seq, @pending, @reading,
+ *			@sent, @progress_at, @expired.
  * @state:		enum bus1_conn_state.
  * @file:		the control file of the connection, NULL if none; a
  *			second open fails while it is set.
@@ -102,28 +115,43 @@ enum bus1_conn_state {
  *			dead once that engine is gone.
  * @seq:		the last sequence number assigned.
  * @pending:		requests queued, not yet read, oldest first.
+ * @reading:		requests a read() is copying out, oldest first; only
+ *			that read() changes it, under the lock, and walks it
+ *			without the lock while copying.
  * @sent:		two-way requests read, not yet answered, by seq.
+ * @progress_at:	jiffies of the engine's last progress: a read() that
+ *			took requests, or a reply accepted.
+ * @expired:		seq of the last request that timed out; read() ends
+ *			it with ETIMEDOUT if it was copying it out.
  * @read_wq:		the engine waits here for pending requests.
  * @read_mutex:		serializes read().
- * @write_mutex:	serializes write().
+ * @write_mutex:	serializes write(), and the teardown against it.
  * @timeout_work:	checks the oldest unanswered two-way request against
  *			request_timeout_ms.
  * @quiet_work:		wakes the engine for quiet records nobody else woke
  *			it for, BUS1_ENGINE_QUIET_MS after they were queued.
  * @attach_seq:		@seq when the engine attached; protected by @lock.
  * @n_records:		records the engine wrote since it attached, and
- * @n_rejected:		of those, the ones rejected; both changed under
+ * @n_rejected:		of those, the ones rejected (a refused record counts
+ *			once, when write() returns its errno); both changed under
  *			@write_mutex (or at ATTACH, when no writer of the new
  *			engine can run yet), read locklessly by debugfs.
+ * @write_seq:		odd while a write() applies its records, even
+ *			otherwise; changed under @write_mutex, read locklessly
+ *			by bus1_engine_settle().
+ * @write_wq:		RECVs wait here for the write() in progress to end.
  */
 struct bus1_conn {
-	spinlock_t lock; /* protects the fields up to @sent */
+	spinlock_t lock; /* protects the fields up to @expired */
 	enum bus1_conn_state state;
 	struct file *file;
 	u64 gen;
 	u64 seq;
 	struct list_head pending;
+	struct list_head reading;
 	struct rb_root sent;
+	unsigned long progress_at;
+	u64 expired;
 	wait_queue_head_t read_wq;
 	struct mutex read_mutex; /* one reader */
 	struct mutex write_mutex; /* one writer */
@@ -132,6 +160,8 @@ struct bus1_conn {
 	u64 attach_seq;
 	u64 n_records;
 	u64 n_rejected;
+	unsigned int write_seq;
+	wait_queue_head_t write_wq;
 };
 
 /* A quiet record is read at the latest about this long after it was queued. */
@@ -144,6 +174,7 @@ static struct bus1_conn bus1_conn = {
 	.lock = __SPIN_LOCK_UNLOCKED(bus1_conn.lock),
 	.state = BUS1_CONN_NONE,
 	.pending = LIST_HEAD_INIT(bus1_conn.pending),
+	.reading = LIST_HEAD_INIT(bus1_conn.reading),
 	.sent = RB_ROOT,
 	.read_wq = __WAIT_QUEUE_HEAD_INITIALIZER(bus1_conn.read_wq),
 	.read_mutex = __MUTEX_INITIALIZER(bus1_conn.read_mutex),
@@ -152,6 +183,7 @@ static struct bus1_conn bus1_conn = {
 						   bus1_engine_timeout, 0),
 	.quiet_work = __DELAYED_WORK_INITIALIZER(bus1_conn.quiet_work,
 						 bus1_engine_quiet, 0),
+	.write_wq = __WAIT_QUEUE_HEAD_INITIALIZER(bus1_conn.write_wq),
 };
 
 /* The next timeout check is due at most this far ahead. */
@@ -343,6 +375,7 @@ static int bus1_engine_complete(struct bus1_conn *conn,
 		rb_erase(&req->node, &conn->sent);
 		RB_CLEAR_NODE(&req->node);
 		req->state = BUS1_REQUEST_DONE;
+		conn->progress_at = jiffies;
 	}
 	spin_unlock(&conn->lock);
 
@@ -356,23 +389,31 @@ static int bus1_engine_complete(struct bus1_conn *conn,
 	return sent ? 0 : -ENOTCONN;
 }
 
-/* The oldest unanswered two-way request, or NULL; under the lock. */
+/* The first two-way request of @list (in sequence order), or NULL. */
+static struct bus1_request *bus1_engine_first_two_way(struct list_head *list)
+{
+	struct bus1_request *req;
+
+	list_for_each_entry(req, list, link)
+		if (!req->one_way)
+			return req;
+	return NULL;
+}
+
+/*
+ * The oldest unanswered two-way request, or NULL; under the lock. Requests
+ * are read in sequence order, so sent ones are older than the batch being
+ * read, which is older than the pending ones.
+ */
 static struct bus1_request *bus1_engine_oldest(struct bus1_conn *conn)
 {
 	struct rb_node *first = rb_first(&conn->sent);
-	struct bus1_request *req, *oldest = NULL;
+	struct bus1_request *oldest;
 
 	if (first)
-		oldest = rb_entry(first, struct bus1_request, node);
-	/* The pending list is in sequence order. */
-	list_for_each_entry(req, &conn->pending, link) {
-		if (req->one_way)
-			continue;
-		if (!oldest || req->seq < oldest->seq)
-			oldest = req;
-		break;
-	}
-	return oldest;
+		return rb_entry(first, struct bus1_request, node);
+	oldest = bus1_engine_first_two_way(&conn->reading);
+	return oldest ?: bus1_engine_first_two_way(&conn->pending);
 }
 
 /*
@@ -392,6 +433,8 @@ static void bus1_engine_teardown(struct bus1_conn *conn, u64 expired)
 
 	conn->state = BUS1_CONN_GONE;
 	gen = conn->gen;
+	if (expired)
+		conn->expired = expired;
 	while ((node = rb_first(&conn->sent))) {
 		req = rb_entry(node, struct bus1_request, node);
 		rb_erase(node, &conn->sent);
@@ -409,8 +452,9 @@ static void bus1_engine_teardown(struct bus1_conn *conn, u64 expired)
 	/*
 	 * Nothing can be queued any more, so these are all requests that will
 	 * ever exist for this engine, except a batch read() is copying out,
-	 * which read() ends itself. Abandoned ones are settled by
-	 * bus1_request_end(); what they would queue is refused.
+	 * which read() ends itself (with ETIMEDOUT for @expired). Abandoned
+	 * ones are settled by bus1_request_end(); what they would queue is
+	 * refused.
 	 */
 	list_for_each_entry_safe(req, t, &dead, link) {
 		list_del_init(&req->link);
@@ -421,8 +465,12 @@ static void bus1_engine_teardown(struct bus1_conn *conn, u64 expired)
 	}
 
 	bus1_peer_wake_all(gen);
+
+	/* A write() of this engine in progress finishes first; see above. */
+	mutex_lock(&conn->write_mutex);
 	bus1_route_drop_gen(gen);
 	bus1_data_drop_gen(gen);
+	mutex_unlock(&conn->write_mutex);
 
 	spin_lock(&conn->lock);
 	conn->state = BUS1_CONN_NONE;
@@ -435,7 +483,7 @@ static void bus1_engine_timeout(struct work_struct *work)
 	struct bus1_conn *conn = container_of(to_delayed_work(work),
 					      struct bus1_conn, timeout_work);
 	unsigned int ms = READ_ONCE(bus1_request_timeout_ms);
-	unsigned long deadline, next = HZ;
+	unsigned long start, deadline, next = HZ;
 	struct bus1_request *oldest;
 	u64 seq;
 
@@ -448,7 +496,10 @@ static void bus1_engine_timeout(struct work_struct *work)
 		return;
 	}
 	if (ms) {
-		deadline = oldest->queued_at + msecs_to_jiffies(ms);
+		start = oldest->queued_at;
+		if (time_after(conn->progress_at, start))
+			start = conn->progress_at;
+		deadline = start + msecs_to_jiffies(ms);
 		if (time_after_eq(jiffies, deadline)) {
 			seq = oldest->seq;
 			pr_notice("bus1: engine did not answer request %llu within %u ms, disconnecting it\n",
@@ -543,11 +594,11 @@ static bool bus1_engine_readable(struct bus1_conn *conn, struct file *file)
 }
 
 /*
- * Detach the oldest pending requests that fit in @count bytes, if @file is
- * still the attached engine; return its generation in @gen.
+ * Move the oldest pending requests that fit in @count bytes to @reading,
+ * if @file is still the attached engine; return its generation in @gen.
  */
 static int bus1_engine_batch(struct bus1_conn *conn, struct file *file,
-			     struct list_head *batch, size_t count, u64 *gen)
+			     size_t count, u64 *gen)
 {
 	struct bus1_request *req, *last = NULL;
 	size_t size = 0;
@@ -566,7 +617,7 @@ static int bus1_engine_batch(struct bus1_conn *conn, struct file *file,
 		last = req;
 	}
 	if (last)
-		list_cut_position(batch, &conn->pending, &last->link);
+		list_cut_position(&conn->reading, &conn->pending, &last->link);
 out:
 	spin_unlock(&conn->lock);
 	return r;
@@ -607,11 +658,10 @@ static ssize_t bus1_engine_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	size_t count = iov_iter_count(to);
 	bool nowait = bus1_engine_nowait(iocb);
 	struct bus1_request *req, *t;
-	LIST_HEAD(batch);
 	LIST_HEAD(gone);
 	size_t copied = 0, n = 0;
+	u64 gen = 0, expired;
 	bool broken;
-	u64 gen = 0;
 	int r;
 
 	r = bus1_engine_check_file(conn, file);
@@ -625,10 +675,10 @@ static ssize_t bus1_engine_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		return r;
 
 	for (;;) {
-		r = bus1_engine_batch(conn, file, &batch, count, &gen);
+		r = bus1_engine_batch(conn, file, count, &gen);
 		if (r)
 			goto out;
-		if (!list_empty(&batch))
+		if (!list_empty(&conn->reading))
 			break;
 		if (nowait) {
 			r = -EAGAIN;
@@ -640,8 +690,11 @@ static ssize_t bus1_engine_read_iter(struct kiocb *iocb, struct iov_iter *to)
 			goto out;
 	}
 
-	/* A record copied only in part counts as not read. */
-	list_for_each_entry(req, &batch, link) {
+	/*
+	 * Only this reader changes @reading, so it is walked without the
+	 * lock. A record copied only in part counts as not read.
+	 */
+	list_for_each_entry(req, &conn->reading, link) {
 		if (copy_to_iter(req->rec, req->size, to) != req->size)
 			break;
 		copied += req->size;
@@ -651,7 +704,10 @@ static ssize_t bus1_engine_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	spin_lock(&conn->lock);
 	/* The connection broke while copying: the batch ends here. */
 	broken = !bus1_engine_connected(conn, file) || conn->gen != gen;
-	list_for_each_entry_safe(req, t, &batch, link) {
+	expired = conn->expired;
+	if (!broken && n)
+		conn->progress_at = jiffies;
+	list_for_each_entry_safe(req, t, &conn->reading, link) {
 		if (!broken && !n--)
 			break;
 		list_del_init(&req->link);
@@ -665,13 +721,14 @@ static ssize_t bus1_engine_read_iter(struct kiocb *iocb, struct iov_iter *to)
 			bus1_engine_sent_add(conn, req);
 		}
 	}
-	list_splice(&batch, &conn->pending);
+	list_splice_init(&conn->reading, &conn->pending);
 	spin_unlock(&conn->lock);
 
 	list_for_each_entry_safe(req, t, &gone, link) {
 		list_del_init(&req->link);
 		if (!req->one_way)
-			bus1_request_end(req, -ENOTCONN, NULL, 0);
+			bus1_request_end(req, req->seq == expired ?
+					 -ETIMEDOUT : -ENOTCONN, NULL, 0);
 		bus1_request_put(req);
 	}
 
@@ -755,12 +812,9 @@ static int bus1_engine_item(struct file *file,
 		return r;
 
 	/* Bounded by max_record; charged to the engine, which wrote it. */
-	item = kvmalloc(struct_size(item, data, size - sizeof(item->it)),
-			GFP_KERNEL_ACCOUNT);
+	item = bus1_item_new(size - sizeof(item->it));
 	if (!item)
 		return -ENOMEM;
-	item->size = size;
-	item->ref_data = NULL;
 	if (!copy_from_iter_full(&item->it, size, from)) {
 		r = -EFAULT;
 		goto err;
@@ -945,6 +999,44 @@ static ssize_t bus1_engine_record(struct file *file, struct iov_iter *from)
 	return hdr.size;
 }
 
+/*
+ * The records of one write() are one step for a RECV too: @write_seq is odd
+ * while they are applied. Each record's effect on a peer is published under
+ * that peer's lock, whose release orders the odd value before it, so a RECV
+ * that saw any of them sees the write in progress. Under @write_mutex.
+ */
+static void bus1_engine_write_begin(struct bus1_conn *conn)
+{
+	WRITE_ONCE(conn->write_seq, conn->write_seq + 1);
+}
+
+static void bus1_engine_write_end(struct bus1_conn *conn)
+{
+	/* Pairs with the acquire in bus1_engine_settle(). */
+	smp_store_release(&conn->write_seq, conn->write_seq + 1);
+	if (wq_has_sleeper(&conn->write_wq))
+		wake_up_all(&conn->write_wq);
+}
+
+/**
+ * bus1_engine_settle() - wait for the engine's write() in progress to end
+ *
+ * A RECV that finds nothing lent calls this before it trusts that: it may
+ * have taken the first ITEM of a transaction while the module still applies
+ * the rest and the PEER_STATE after them, and returning EAGAIN then would
+ * show it part of one transaction. Never waits for the engine itself, only
+ * for a write() already under way; a fatal signal ends the wait.
+ */
+void bus1_engine_settle(void)
+{
+	struct bus1_conn *conn = &bus1_conn;
+	unsigned int seq = smp_load_acquire(&conn->write_seq);
+
+	if (seq & 1)
+		wait_event_killable(conn->write_wq,
+				    smp_load_acquire(&conn->write_seq) != seq);
+}
+
 static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 				      struct iov_iter *from)
 {
@@ -967,15 +1059,24 @@ static ssize_t bus1_engine_write_iter(struct kiocb *iocb,
 		mutex_unlock(&conn->write_mutex);
 		return r;
 	}
+	bus1_engine_write_begin(conn);
 	while (done < count) {
 		r = bus1_engine_record(file, from);
-		WRITE_ONCE(conn->n_records, conn->n_records + 1);
-		if (r < 0) {
-			WRITE_ONCE(conn->n_rejected, conn->n_rejected + 1);
+		if (r < 0)
 			break;
-		}
 		done += r;
+		WRITE_ONCE(conn->n_records, conn->n_records + 1);
 	}
+	/*
+	 * A refused record counts once, in the write() that reports it:
+	 * after accepted records, write() returns their length, and the
+	 * engine writes again from the refused one to learn its errno.
+	 */
+	if (r < 0 && !done) {
+		WRITE_ONCE(conn->n_records, conn->n_records + 1);
+		WRITE_ONCE(conn->n_rejected, conn->n_rejected + 1);
+	}
+	bus1_engine_write_end(conn);
 	bus1_route_order_write_end();
 	mutex_unlock(&conn->write_mutex);
 
@@ -1030,6 +1131,7 @@ static int bus1_engine_attach(struct file *file, void __user *arg)
 		conn->state = BUS1_CONN_ATTACHED;
 		++conn->gen;
 		conn->attach_seq = conn->seq;
+		conn->progress_at = jiffies;
 		WRITE_ONCE(conn->n_records, 0);
 		WRITE_ONCE(conn->n_rejected, 0);
 	}

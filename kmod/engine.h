@@ -52,6 +52,7 @@ int bus1_engine_gen(u64 *gen);
 bool bus1_engine_alive(u64 gen);
 int bus1_engine_queue(struct bus1_request *req, u64 gen);
 int bus1_engine_queue_quiet(struct bus1_request *req, u64 gen);
+void bus1_engine_settle(void);
 void bus1_engine_exit(void);
 void bus1_engine_info(struct bus1_engine_info *info);
 int bus1_engine_abort(void);

@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "peer.h"
 #include "route.h"
+#include "user.h"
 
 unsigned long bus1_max_data = 32UL << 20;
 module_param_named(max_data, bus1_max_data, ulong, 0444);
@@ -128,6 +129,7 @@ static void __exit bus1_exit(void)
 	bus1_peer_exit();
 	bus1_route_exit();
 	bus1_data_exit();
+	bus1_user_exit();
 }
 
 module_init(bus1_init);

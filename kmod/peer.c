@@ -52,10 +52,10 @@
  * about 32 MiB + 2 MiB with the defaults) plus its reply, which the engine
  * bounds the same way. Per peer, besides, the struct and two preallocated
  * header-sized record. So the worst case is about
- * (open peers) * (max_record + reply); open peers are bounded by each
- * process's RLIMIT_NOFILE and the system's file limit, and everything is
- * allocated with GFP_KERNEL_ACCOUNT, so it is charged to the caller's
- * memory cgroup. Queued messages live in the engine, not here, and are
+ * (open peers) * (max_record + reply), and all requests of one user are
+ * bounded together by max_user_requests and max_user_bytes (see user.c);
+ * everything is allocated with GFP_KERNEL_ACCOUNT, so it is charged to the
+ * caller's memory cgroup. Queued messages live in the engine, not here, and are
  * bounded by its per-UID quotas; of them, the module holds only what the
  * engine lent: per peer fewer than BUS1_ENGINE_MAX_LENT_ITEMS items and
  * BUS1_ENGINE_MAX_LENT_BYTES bytes before the last one accepted, charged to
@@ -92,6 +92,7 @@
 #include "peer.h"
 #include "request.h"
 #include "route.h"
+#include "user.h"
 
 /* Peer IDs are xarray indices. */
 static_assert(sizeof(unsigned long) == sizeof(u64));
@@ -102,6 +103,8 @@ static_assert(sizeof(unsigned long) == sizeof(u64));
  *			request one.
  * @id:			the peer's ID, fixed.
  * @gen:		generation of the engine the peer lives under, fixed.
+ * @user:		the opener's user (a reference), charged with the
+ *			peer's requests; fixed.
  * @readable:		the engine's last PEER_STATE; READ_ONCE/WRITE_ONCE,
  *			changed under the xa_lock of the peer table.
  * @waitq:		poll() waiters.
@@ -129,6 +132,7 @@ struct bus1_peer {
 	struct kref ref;
 	u64 id;
 	u64 gen;
+	struct bus1_user *user;
 	bool readable;
 	wait_queue_head_t waitq;
 	spinlock_t lock; /* protects the busy state */
@@ -186,6 +190,7 @@ static void bus1_peer_free(struct kref *ref)
 	list_for_each_entry_safe(item, t, &peer->items, link)
 		bus1_item_free(item);
 	bus1_request_put(peer->release_req);
+	bus1_user_put(peer->user);
 	kfree(peer);
 }
 
@@ -199,7 +204,7 @@ void bus1_peer_put(struct bus1_peer *peer)
 		kref_put(&peer->ref, bus1_peer_free);
 }
 
-static struct bus1_peer *bus1_peer_new(void)
+static struct bus1_peer *bus1_peer_new(u32 uid)
 {
 	struct bus1_peer *peer;
 	int r;
@@ -219,12 +224,18 @@ static struct bus1_peer *bus1_peer_new(void)
 	if (r)
 		goto err_free;
 
+	peer->user = bus1_user_get(uid);
+	if (IS_ERR(peer->user)) {
+		r = PTR_ERR(peer->user);
+		goto err_free;
+	}
+
 	peer->id = atomic64_inc_return(&bus1_peer_ids);
 	peer->release_req = bus1_request_new(BUS1_ENGINE_PEER_RELEASE,
 					     peer->id, 0);
 	if (!peer->release_req) {
 		r = -ENOMEM;
-		goto err_free;
+		goto err_user;
 	}
 
 	r = xa_insert(&bus1_peers, peer->id, peer, GFP_KERNEL_ACCOUNT);
@@ -235,21 +246,36 @@ static struct bus1_peer *bus1_peer_new(void)
 
 err_req:
 	bus1_request_put(peer->release_req);
+err_user:
+	bus1_user_put(peer->user);
 err_free:
 	kfree(peer);
 	return ERR_PTR(r);
 }
 
+/*
+ * A two-way request of @peer, charged to its user. Return: the request,
+ * or an ERR_PTR: -EDQUOT or -ENOMEM.
+ */
 static struct bus1_request *bus1_peer_request(struct bus1_peer *peer,
 					      u16 type, size_t payload_size)
 {
+	size_t size = sizeof(struct bus1_engine_hdr) + payload_size;
 	struct bus1_request *req;
+	int r;
 
+	r = bus1_user_charge(peer->user, 1, size);
+	if (r)
+		return ERR_PTR(r);
 	req = bus1_request_new(type, peer->id, payload_size);
-	if (req) {
-		kref_get(&peer->ref);
-		req->peer = peer;
+	if (!req) {
+		bus1_user_uncharge(peer->user, 1, size);
+		return ERR_PTR(-ENOMEM);
 	}
+	kref_get(&peer->ref);
+	req->peer = peer;
+	req->user = peer->user;
+	req->charged = size;
 	return req;
 }
 
@@ -365,7 +391,14 @@ static void bus1_peer_close(struct bus1_peer *peer)
  */
 void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req)
 {
-	if (!req->error && req->type == BUS1_ENGINE_PEER_NEW) {
+	/*
+	 * A PEER_NEW whose reply the module rejected (EIO) was most likely
+	 * applied by the engine: the peer is released like one created, so
+	 * a lying engine is not left holding it forever (an engine that had
+	 * refused it ignores a PEER_RELEASE of an unknown peer).
+	 */
+	if ((!req->error || req->error == -EIO) &&
+	    req->type == BUS1_ENGINE_PEER_NEW) {
 		spin_lock(&peer->lock);
 		peer->created = true;
 		spin_unlock(&peer->lock);
@@ -384,21 +417,25 @@ static int bus1_peer_acquire(struct bus1_peer *peer)
 /*
  * Become the busy holder and allocate its request. Return 0 with *@reqp
  * set (the caller then ends the busy state, by settling or unbusying),
- * -EINTR if the caller was killed, or -ENOMEM (not busy then).
+ * -EINTR if the caller was killed, or -EDQUOT or -ENOMEM (not busy then,
+ * *@reqp NULL).
  */
 static int bus1_peer_begin(struct bus1_peer *peer, u16 type,
 			   size_t payload_size, struct bus1_request **reqp)
 {
+	struct bus1_request *req;
 	int r;
 
+	*reqp = NULL;
 	r = bus1_peer_acquire(peer);
 	if (r)
 		return r;
-	*reqp = bus1_peer_request(peer, type, payload_size);
-	if (!*reqp) {
+	req = bus1_peer_request(peer, type, payload_size);
+	if (IS_ERR(req)) {
 		bus1_peer_unbusy(peer);
-		return -ENOMEM;
+		return PTR_ERR(req);
 	}
+	*reqp = req;
 	return 0;
 }
 
@@ -440,6 +477,32 @@ void bus1_peer_set_readable(u64 id, u64 gen, bool readable)
 		wake_up_interruptible_all(&peer->waitq);
 	}
 	xa_unlock(&bus1_peers);
+}
+
+/**
+ * bus1_item_new() - allocate an item
+ * @data_size:	bytes of handle IDs and payload after the fixed ITEM part.
+ *
+ * Every field but the ITEM payload is set: the item belongs to the engine
+ * (no route, no data reference) until its creator says otherwise. The
+ * payload is left as it is, since the creator writes all of it; nothing
+ * else may be read from fresh memory, which is not zeroed on every kernel.
+ *
+ * Return: the item, or NULL without memory.
+ */
+struct bus1_item *bus1_item_new(size_t data_size)
+{
+	struct bus1_item *item;
+
+	item = kvmalloc(struct_size(item, data, data_size), GFP_KERNEL_ACCOUNT);
+	if (!item)
+		return NULL;
+	INIT_LIST_HEAD(&item->link);
+	item->size = sizeof(item->it) + data_size;
+	item->ref_data = NULL;
+	item->route = NULL;
+	item->route_done = false;
+	return item;
 }
 
 /**
@@ -698,19 +761,22 @@ static int bus1_peer_open(struct inode *inode, struct file *file)
 	struct bus1_engine_peer_new *pn;
 	struct bus1_request *req;
 	struct bus1_peer *peer;
+	u32 uid;
 	int r;
 
-	peer = bus1_peer_new();
+	uid = from_kuid_munged(&init_user_ns, file->f_cred->euid);
+	peer = bus1_peer_new(uid);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
 	req = bus1_peer_request(peer, BUS1_ENGINE_PEER_NEW, sizeof(*pn));
-	if (!req) {
-		r = -ENOMEM;
+	if (IS_ERR(req)) {
+		r = PTR_ERR(req);
+		req = NULL;
 		goto out;
 	}
 	pn = bus1_request_payload(req);
-	pn->uid = from_kuid_munged(&init_user_ns, file->f_cred->euid);
+	pn->uid = uid;
 	pn->pid = task_tgid_nr(current);
 
 	/* nobody else knows the peer yet: this does not wait */
@@ -723,6 +789,11 @@ static int bus1_peer_open(struct inode *inode, struct file *file)
 	r = req->error;
 	bus1_peer_settle(peer, req);
 	if (r) {
+		/*
+		 * Nobody will ever receive for this peer: closed, so that a
+		 * route a lying engine grants to it queues nothing.
+		 */
+		bus1_peer_close(peer);
 		/* The engine vanished while asked: as if it never was. */
 		if (r == -ENOTCONN)
 			r = -ENXIO;
@@ -922,9 +993,16 @@ static int bus1_peer_send_data(struct bus1_peer *peer,
 			       struct bus1_request *req,
 			       const struct bus1_message *msg, u8 *inline_data)
 {
+	int r;
+
 	if (msg->n_data < BUS1_ENGINE_DATA_REF_MIN)
 		return bus1_peer_gather(msg, inline_data);
 
+	/* The buffer is the request's until the engine accepts it. */
+	r = bus1_user_charge(peer->user, 0, msg->n_data);
+	if (r)
+		return r;
+	req->charged += msg->n_data;
 	req->data = bus1_data_new(msg->n_data, peer->gen);
 	if (!req->data)
 		return -ENOMEM;
@@ -953,13 +1031,17 @@ static bool bus1_peer_append_routed(struct bus1_peer *dst,
 	return dst->n_items + dst->n_routed == 1;
 }
 
-/* Queue @item, a unicast, if its receiver takes it; return whether. */
+/*
+ * Queue @item, a unicast, if its receiver takes it and no engine write()
+ * holds the order; return whether.
+ */
 static bool bus1_peer_queue_unicast(struct bus1_item *item)
 {
 	struct bus1_peer *dst = item->route->dst;
 	bool queued, wake = false;
 
-	bus1_route_order_read();
+	if (!bus1_route_order_read())
+		return false;
 	spin_lock(&dst->lock);
 	queued = bus1_peer_charge_routed(dst, item);
 	if (queued)
@@ -973,8 +1055,9 @@ static bool bus1_peer_queue_unicast(struct bus1_item *item)
 }
 
 /*
- * Queue the @n items of a multicast, all or none, and return whether. No
- * other send or engine record queues anything meanwhile, so every receiver
+ * Queue the @n items of a multicast, all or none (none while another send
+ * or an engine write() holds the order), and return whether. No other
+ * send or engine record queues anything meanwhile, so every receiver
  * sees the multicast at the same point of the one order. A receiver that
  * closes before its copy is queued drops it, as if it closed right after;
  * @items[i] is set to NULL for each item queued (it is consumed).
@@ -985,7 +1068,8 @@ static bool bus1_peer_queue_multicast(struct bus1_item **items, size_t n)
 	size_t i, charged;
 	bool wake;
 
-	bus1_route_order_exclusive();
+	if (!bus1_route_order_exclusive())
+		return false;
 	for (charged = 0; charged < n; ++charged) {
 		dst = items[charged]->route->dst;
 		spin_lock(&dst->lock);
@@ -1025,16 +1109,14 @@ static struct bus1_item *bus1_peer_routed_item(struct bus1_route *route,
 	size_t size = data ? 0 : round_up(msg->n_data, 8);
 	struct bus1_item *item;
 
-	item = kvmalloc(struct_size(item, data, size), GFP_KERNEL_ACCOUNT);
+	item = bus1_item_new(size);
 	if (!item)
 		return ERR_PTR(-ENOMEM);
-	item->size = sizeof(item->it) + size;
 	item->ref_data = data;
 	if (data)
 		kref_get(&data->ref);
 	kref_get(&route->ref);
 	item->route = route;
-	item->route_done = false;
 	item->it = (struct bus1_engine_item){
 		.type = BUS1_MESSAGE_TYPE_USER,
 		.id = route->dst_id,
@@ -1320,12 +1402,17 @@ static int bus1_peer_take(struct bus1_peer *peer, struct bus1_item **itemp)
 	*itemp = bus1_peer_take_head(peer);
 	if (*itemp)
 		return 0;
+	/* Nothing lent: look again once a write() under way is applied. */
+	bus1_engine_settle();
+	*itemp = bus1_peer_take_head(peer);
+	if (*itemp)
+		return 0;
 	if (!READ_ONCE(peer->readable))
 		return -EAGAIN;
 
 	req = bus1_peer_request(peer, BUS1_ENGINE_FETCH, 0);
-	if (!req)
-		return -ENOMEM;
+	if (IS_ERR(req))
+		return PTR_ERR(req);
 	r = bus1_peer_call(peer, req) ?: req->error;
 	bus1_request_put(req);
 	if (r)

@@ -37,6 +37,7 @@ extern const struct file_operations bus1_peer_fops;
 
 void bus1_peer_put(struct bus1_peer *peer);
 void bus1_peer_settle(struct bus1_peer *peer, struct bus1_request *req);
+struct bus1_item *bus1_item_new(size_t data_size);
 void bus1_item_free(struct bus1_item *item);
 int bus1_peer_lend(u64 id, u64 gen, struct bus1_item *item);
 void bus1_peer_retract(u64 id, u64 gen, u64 token);

@@ -31,6 +31,7 @@
 #include "data.h"
 #include "peer.h"
 #include "request.h"
+#include "user.h"
 
 /**
  * bus1_request_new() - allocate a request with a zeroed record
@@ -85,6 +86,7 @@ static void bus1_request_free(struct kref *ref)
 	bus1_data_put(req->data);
 	kvfree(req->reply);
 	kvfree(req->rec);
+	bus1_user_uncharge(req->user, 1, req->charged);
 	if (req->peer)
 		bus1_peer_put(req->peer);
 	kfree(req);

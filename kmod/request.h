@@ -12,6 +12,7 @@
 
 struct bus1_data;
 struct bus1_peer;
+struct bus1_user;
 
 /**
  * enum bus1_request_state - where a request is on its way to the engine
@@ -58,6 +59,9 @@ enum bus1_request_waiter {
  * @wq:			the caller waits here for @waiter to become DONE.
  * @peer:		the peer making a two-way request (a reference), NULL
  *			for one-way records, which the peer owns instead.
+ * @user:		the user the request is charged to (see user.c), or
+ *			NULL; the peer's, which @peer keeps alive.
+ * @charged:		bytes charged to @user with the request.
  * @type:		enum bus1_engine_type of the record.
  * @one_way:		no reply is expected.
  * @seq:		sequence number, assigned when queued.
@@ -84,6 +88,8 @@ struct bus1_request {
 	atomic_t waiter;
 	wait_queue_head_t wq;
 	struct bus1_peer *peer;
+	struct bus1_user *user;
+	size_t charged;
 	u16 type;
 	bool one_way;
 	u64 seq;

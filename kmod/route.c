@@ -21,7 +21,10 @@
  * side of @bus1_route_order, a send the module serves itself under the
  * read side. So such a send falls before or after all the records a
  * request of the engine caused, never between them, and a multicast is
- * seen atomically by every receiver.
+ * seen atomically by every receiver. Sends only try the lock: a send that
+ * finds an engine write() in progress goes to the engine instead of
+ * waiting, so a slow or faulting engine never holds an application in an
+ * uninterruptible wait.
  */
 
 #include <linux/atomic.h>
@@ -124,17 +127,17 @@ int bus1_route_grant(u64 src_id, u64 gen, const struct bus1_engine_route *rt)
 		bus1_route_put(route);
 		return r == -EBUSY ? -EINVAL : r;
 	}
+	/*
+	 * The table's reference cannot go meanwhile: REVOKE comes through
+	 * this engine's write(), and the teardown's drop of its routes
+	 * waits for the write() to end (see engine.c).
+	 */
 	r = bus1_peer_route_attach(route, rt->dst_peer);
 	if (r) {
 		xa_erase(&bus1_routes, route->id);
 		bus1_route_put(route);
-		return r;
 	}
-
-	/* The engine may have gone while this was added: clean up after it. */
-	if (!bus1_engine_alive(gen))
-		bus1_route_drop_gen(gen);
-	return 0;
+	return r;
 }
 
 /**
@@ -272,10 +275,15 @@ void bus1_route_sent(void)
 	atomic64_inc(&bus1_route_sends_n);
 }
 
-/* Around a unicast the module serves itself. */
-void bus1_route_order_read(void)
+/*
+ * Around a unicast the module serves itself. A send never waits for the
+ * engine here: while an engine write() holds the order (or waits for it),
+ * this fails and the send takes the engine path, which is killable and
+ * bounded by the request timeout. Return: whether the order is held.
+ */
+bool bus1_route_order_read(void)
 {
-	down_read(&bus1_route_order);
+	return down_read_trylock(&bus1_route_order);
 }
 
 void bus1_route_order_read_end(void)
@@ -283,10 +291,10 @@ void bus1_route_order_read_end(void)
 	up_read(&bus1_route_order);
 }
 
-/* Around a multicast the module serves itself. */
-void bus1_route_order_exclusive(void)
+/* Around a multicast the module serves itself; as bus1_route_order_read(). */
+bool bus1_route_order_exclusive(void)
 {
-	down_write(&bus1_route_order);
+	return down_write_trylock(&bus1_route_order);
 }
 
 void bus1_route_order_exclusive_end(void)

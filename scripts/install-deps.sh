@@ -9,9 +9,9 @@
 set -eu
 
 pkgs="build-essential pkg-config linux-image-amd64 linux-headers-amd64 kmod
-qemu-system-x86 busybox-static cpio liburing-dev libcmocka-dev libbsd-dev
+qemu-system-x86 busybox-static cpio liburing-dev libcap-ng-dev libcmocka-dev libbsd-dev
 valgrind python3 xz-utils libjson-c-dev dbus-daemon dbus-broker libsystemd-dev
-man-db groff-base dkms"
+man-db groff-base dkms gcc-multilib"
 
 missing=
 for p in $pkgs; do

@@ -92,6 +92,12 @@ trap 'rm -f "$cmdfile"' EXIT
 } >"$cmdfile"
 
 append="console=ttyS0 loglevel=5 panic=-1 oops=panic"
+# Debian's kernel zeroes fresh allocations (CONFIG_INIT_ON_ALLOC_DEFAULT_ON)
+# and has no KASAN, which hides reads of uninitialised or freed memory.
+# Poisoned, red-zoned, consistency-checked slabs and poisoned free pages,
+# with zeroing off, make such a read show at once (BUG, or an oops on the
+# 0x6b pattern), as on the many kernels built or booted without zeroing.
+append+=" slub_debug=FZPU init_on_alloc=0 page_poison=1"
 append+=" i8042.noaux i8042.nokbd i8042.nopnp"
 append+=" vmrun.top=$top vmrun.cmd=$cmdfile"
 

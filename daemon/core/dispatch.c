@@ -824,23 +824,34 @@ static void count_batch_record(Engine *e, uint64_t n_records)
 }
 
 /**
- * engine_process() - apply a batch of records
+ * engine_process_part() - apply records of a batch, maybe not all
  * @e:		the engine
  * @records:	records as read from the control device, 8-byte aligned
  * @len:	bytes in @records
  * @out:	output records are appended here
+ * @yield:	asked after each record whether to return before the next;
+ *		NULL for never
+ * @userdata:	for @yield
+ * @done:	bytes of @records applied (or dropped as unframed)
+ *
+ * The loop asks its clock, so a long batch writes its output in parts and
+ * the module sees the engine make progress (a busy engine is not a hung
+ * one). The state is the same however a batch is split: its records are
+ * applied in order either way. Each call counts as one batch.
  *
  * Return: 0 (malformed input is logged and answered, never fatal), -EINVAL
  * if @records is misaligned, or -ENOMEM if not even an error reply could
  * be written; the engine state is consistent in every case.
  */
-int engine_process(Engine *e, const void *records, size_t len, Outbuf *out)
+int engine_process_part(Engine *e, const void *records, size_t len,
+			Outbuf *out, EngineYieldFn yield, void *userdata,
+			size_t *done)
 {
 	const struct bus1_engine_hdr *hdr;
 	const uint8_t *p = records;
 	uint64_t n_records = 0;
 	size_t off = 0;
-	int r;
+	int r = 0;
 
 	if ((uintptr_t)records % 8)
 		return -EINVAL;
@@ -853,15 +864,35 @@ int engine_process(Engine *e, const void *records, size_t len, Outbuf *out)
 			engine_log(e, LOG_ERR,
 				   "unframed record at offset %zu of %zu, rest of batch dropped",
 				   off, len);
-			return 0;
+			off = len;
+			break;
 		}
 		r = dispatch_record(e, hdr, out);
 		if (r)
-			return r;
+			break;
 		off += hdr->size;
 		count_batch_record(e, ++n_records);
+		if (yield && off < len && yield(userdata))
+			break;
 	}
-	return 0;
+	*done = off;
+	return r;
+}
+
+/**
+ * engine_process() - apply a batch of records
+ * @e:		the engine
+ * @records:	records as read from the control device, 8-byte aligned
+ * @len:	bytes in @records
+ * @out:	output records are appended here
+ *
+ * Return: as engine_process_part(), which applies them all.
+ */
+int engine_process(Engine *e, const void *records, size_t len, Outbuf *out)
+{
+	size_t done;
+
+	return engine_process_part(e, records, len, out, NULL, NULL, &done);
 }
 
 /**

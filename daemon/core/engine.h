@@ -4,8 +4,10 @@
 /*
  * The engine: a bus plus the control protocol around it. The loop reads a
  * batch of records from the control device, hands it to engine_process()
- * and writes the output buffer back with one write(). Nothing here does
- * I/O; the state is a pure function of the records applied.
+ * (or, to write the output of a long batch in parts, to
+ * engine_process_part()) and writes the output buffer back with one
+ * write(). Nothing here does I/O; the state is a pure function of the
+ * records applied, however they were split.
  */
 
 #include <stddef.h>
@@ -52,6 +54,9 @@ typedef void (*EngineLogFn)(void *userdata, int level, const char *message);
  */
 typedef void (*EngineQuotaFn)(void *userdata, const AcctFailure *failure);
 
+/* Asked between records: whether to return before the next one. */
+typedef bool (*EngineYieldFn)(void *userdata);
+
 /*
  * What the engine has served, for operators (bus1ctl). Counting is part of
  * applying records, so the counters are as deterministic as the rest of
@@ -89,5 +94,8 @@ uint64_t engine_last_seq(Engine *engine);
 
 int engine_process(Engine *engine, const void *records, size_t len,
 		   Outbuf *out);
+int engine_process_part(Engine *engine, const void *records, size_t len,
+			Outbuf *out, EngineYieldFn yield, void *userdata,
+			size_t *done);
 void engine_record_rejected(Engine *engine, const void *record, size_t size);
 const EngineCounters *engine_counters(Engine *engine);

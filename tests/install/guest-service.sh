@@ -9,11 +9,16 @@
 #  - the module loads; the device nodes have the modes the udev rule sets;
 #  - the engine runs with exactly the unit's ExecStart command line (the
 #    binary path prefixed with ROOT), under a stand-in service manager
-#    (notify-run.py): READY=1 arrives once /dev/bus1 works, a client runs,
-#    STOPPING=1 arrives on SIGTERM and the exit status is 0;
+#    (notify-run.py), with the credentials the unit gives it (setpriv plays
+#    DynamicUser=, AmbientCapabilities=, CapabilityBoundingSet= and
+#    NoNewPrivileges=; RuntimeDirectory= is made by hand): READY=1 arrives
+#    once /dev/bus1 works, by then the engine runs with no capability at
+#    all, a client runs, STOPPING=1 arrives on SIGTERM and the exit status
+#    is 0;
 #  - the installed bus1ctl shows a known state of that engine;
 #  - /sys/kernel/debug/bus1/ shows the state, counters and waiting requests,
-#    and its abort file disconnects a running engine, killing its peers.
+#    and its abort file disconnects a running engine (started by root with
+#    --user nobody, which it becomes), killing its peers.
 # Ends with "install-vm: N passed, N failed".
 
 set -u
@@ -69,12 +74,46 @@ check "debugfs: engine, waiting and abort files" \
 	has_files
 check "debugfs: state none before any engine" [ "$(field state)" = none ]
 
-# The unit's command line, run as a Type=notify service.
+# The unit's command line, run as a Type=notify service, as systemd would
+# start it: as a dynamic user (nobody stands in) holding exactly the
+# unit's ambient capabilities, with no_new_privs, in its runtime directory.
 unit=$root/usr/lib/systemd/system/bus1d.service
-read -r -a argv <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
+unit_value() { sed -n "s/^$1=//p" "$unit"; }
+read -r -a argv <<<"$(unit_value ExecStart)"
 check "ExecStart names the installed bus1d" [ -x "$root${argv[0]}" ]
 argv[0]=$root${argv[0]}
+unprivileged_unit() {
+	[ "$(unit_value DynamicUser)" = yes ] &&
+		[ "$(unit_value NoNewPrivileges)" = yes ]
+}
+check "the unit runs bus1d as a dynamic user with no new privileges" \
+	unprivileged_unit
+caps=$(unit_value AmbientCapabilities | tr 'A-Z ' 'a-z\n' | sed 's/^cap_/+/' | paste -sd,)
+check "ambient capabilities: exactly CAP_SYS_ADMIN and CAP_DAC_OVERRIDE" \
+	[ "$caps" = "+sys_admin,+dac_override" ]
+install -d -o nobody -g nogroup -m 0755 /run/bus1d
+argv=(setpriv --reuid=nobody --regid=nogroup --clear-groups
+	--inh-caps="-all,$caps" --ambient-caps="-all,$caps"
+	--bounding-set="-all,$caps" --no-new-privs "${argv[@]}")
 echo "running: ${argv[*]}"
+
+# The engine's credentials, from /proc: "field value" lines.
+creds() {
+	local pid
+
+	pid=$(pgrep -x bus1d | head -n 1) || return 1
+	awk '/^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):/ {
+		printf "%s %s\n", $1, $2 }' "/proc/$pid/status"
+}
+dropped() {
+	local c
+
+	c=$(creds) || return 1
+	echo "$c" | sed 's/^/  bus1d: /'
+	[ "$(echo "$c" | grep -c -E '^Cap(Inh|Prm|Eff|Amb): 0+$')" = 4 ] &&
+		echo "$c" | grep -qx "Uid: $(id -u nobody)" &&
+		echo "$c" | grep -qx 'NoNewPrivs: 1'
+}
 log=$(mktemp /tmp/notify.XXXXXX)
 coproc SVC { python3 "$here/notify-run.py" /run/bus1-notify.sock -- "${argv[@]}" 2>&1; }
 svc_pid=$SVC_PID
@@ -86,6 +125,7 @@ while read -t 60 -r line <&"$svc_out"; do
 	[ "$line" = ready ] && break
 done
 check "READY=1 arrives on NOTIFY_SOCKET" grep -qx 'notify: READY=1' "$log"
+check "once attached, the engine holds no capability and no_new_privs" dropped
 check "debugfs: state attached, generation 1" attached
 check "a client works once READY=1 is sent (bus1-demo)" \
 	"$top/libbus1/examples/bus1-demo" >/dev/null
@@ -105,7 +145,11 @@ check "debugfs: state none after the engine exited" [ "$(field state)" = none ]
 rm -f "$log"
 
 # abort disconnects a live engine; its peers die, a new engine can attach.
-if BUS1D="$root/usr/sbin/bus1d" "$top/scripts/guest-engine.sh" start; then
+# This engine is started by root, by hand, and becomes nobody itself.
+if BUS1D="$root/usr/sbin/bus1d" BUS1D_ARGS="--user nobody" \
+	"$top/scripts/guest-engine.sh" start; then
+	check "started by root with --user nobody: nobody, no capability" \
+		dropped
 	check "debugfs abort: a live peer sees POLLHUP, the engine exits" \
 		python3 -c '
 import os, select, sys

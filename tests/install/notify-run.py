@@ -41,6 +41,8 @@ def main():
         os.unlink(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
+    # Like systemd's notify socket, open to a service that is not root.
+    os.chmod(path, 0o666)
     env = dict(os.environ, NOTIFY_SOCKET=path)
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
     try:

@@ -102,9 +102,11 @@ static int wait_child(pid_t pid, int ms)
 
 /*
  * A caller waiting for the engine is killable: with the engine stopped, a
- * SEND blocks; SIGKILL ends the wait at once. The abandoned request still
- * reaches the engine once it runs again and its effect stands, and the
- * peer is usable afterwards.
+ * SEND blocks; SIGKILL ends the wait at once. The peer is usable
+ * afterwards. bus1(7) does not say what becomes of the killed call; that
+ * its request is abandoned, not withdrawn, so the engine still applies it
+ * once it runs again and the message is delivered exactly once, is a
+ * project decision (docs/decisions.md, "Killed callers").
  */
 static void test_abandoned_request(void **state)
 {
@@ -135,6 +137,7 @@ static void test_abandoned_request(void **state)
 	assert_true(status != -1);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
+	/* docs/decisions.md, "Killed callers": its effect stands */
 	test_expect_user(a, node, "abandoned", 9);
 	test_send_ok(b, h, "after", 5);
 	test_expect_user(a, node, "after", 5);

@@ -430,49 +430,6 @@ uint64_t test_debugfs(const char *key)
 	return v;
 }
 
-/*
- * The object of user @uid in the engine's stats document @doc, or NULL;
- * *@end bounds it.
- */
-const char *test_stats_user(const char *doc, unsigned int uid,
-			    const char **end)
-{
-	char key[64];
-	const char *u, *next;
-
-	snprintf(key, sizeof(key), "{\"uid\":%u,", uid);
-	u = strstr(doc, key);
-	if (!u)
-		return NULL;
-	next = strstr(u + 1, "{\"uid\":");
-	*end = next ? next : strstr(u, "],\"peers\"");
-	assert_non_null(*end);
-	return u;
-}
-
-/*
- * Slot @slot ("objects" or "bytes") of user @uid in @doc; all 0 if the
- * engine holds nothing for that user.
- */
-struct test_slot test_stats_slot(const char *doc, unsigned int uid,
-				 const char *slot)
-{
-	struct test_slot s = {};
-	const char *u, *end, *p;
-	char key[32];
-
-	u = test_stats_user(doc, uid, &end);
-	if (!u)
-		return s;
-	snprintf(key, sizeof(key), "\"%s\":{", slot);
-	p = strstr(u, key);
-	assert_true(p && p < end);
-	assert_int_equal(sscanf(p + strlen(key),
-				"\"limit\":%llu,\"available\":%llu,\"claimed\":%llu,\"used\":%llu",
-				&s.limit, &s.available, &s.claimed, &s.used), 4);
-	return s;
-}
-
 /* The engine's stats document, parsed; the caller puts it. */
 struct json_object *test_stats_json(void)
 {

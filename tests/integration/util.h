@@ -61,16 +61,12 @@ int test_raw_ioctl(int fd, unsigned long request, void *arg);
 uint64_t test_param(const char *name);
 uint64_t test_debugfs(const char *key);
 const char *test_stats(void);
-const char *test_stats_user(const char *doc, unsigned int uid,
-			    const char **end);
 
 /* A user's slot in the engine's stats (see daemon/stats.c). */
 struct test_slot {
 	unsigned long long limit, available, claimed, used;
 };
 
-struct test_slot test_stats_slot(const char *doc, unsigned int uid,
-				 const char *slot);
 /*
  * The stats document parsed with json-c: bus1(7) says accounting output is
  * not an interface, so tests look members up by name, never by position.

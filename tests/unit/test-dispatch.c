@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 OR LGPL-2.1-or-later */
 /*
  * Dispatch: the control protocol byte for byte (RETRACT, ITEM and
- * PEER_STATE records before replies), batches, idempotent seqs and
- * malformed records.
+ * PEER_STATE records before replies), batches, batches applied in parts,
+ * idempotent seqs and malformed records.
  */
 
 #include <stdio.h>
@@ -446,6 +446,58 @@ static void test_enomem(void **state)
 	engine_free(e);
 }
 
+/* Stop after every record: the loop's clock at its most impatient. */
+static bool yield_always(void *userdata)
+{
+	++*(unsigned int *)userdata;
+	return true;
+}
+
+/*
+ * A batch applied in parts (the loop writes the output of a long batch
+ * slice by slice) gives the output and the state the whole batch gives.
+ */
+static void test_parts(void **state)
+{
+	Outbuf whole = OUTBUF_NULL, parts = OUTBUF_NULL;
+	unsigned int yields = 0, calls = 0;
+	Batch in = {};
+	size_t off = 0, done;
+	Engine *a, *b;
+
+	(void)state;
+	assert_int_equal(engine_new(&a), 0);
+	assert_int_equal(engine_new(&b), 0);
+	add_peer_new(&in, 1, 1);
+	add_create(&in, 2, 1, 1);
+	add_send(&in, 3, 1, ID(1), "one");
+	add_send(&in, 4, 1, ID(1), "two");
+	add_fetch(&in, 5, 1);
+
+	assert_int_equal(engine_process(a, in.buf, in.len, &whole), 0);
+	while (off < in.len) {
+		assert_int_equal(engine_process_part(b, (uint8_t *)in.buf + off,
+						     in.len - off, &parts,
+						     yield_always, &yields,
+						     &done), 0);
+		assert_true(done > 0);
+		off += done;
+		++calls;
+	}
+	assert_int_equal(off, in.len);
+	assert_int_equal(calls, 5);
+	/* not asked after the last record: nothing is left to stop before */
+	assert_int_equal(yields, 4);
+	assert_int_equal(parts.len, whole.len);
+	assert_memory_equal(parts.data, whole.data, whole.len);
+	assert_int_equal(engine_fingerprint(a), engine_fingerprint(b));
+
+	outbuf_deinit(&whole);
+	outbuf_deinit(&parts);
+	engine_free(a);
+	engine_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_idempotent),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_enomem),
+		cmocka_unit_test(test_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

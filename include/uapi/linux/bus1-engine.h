@@ -172,7 +172,8 @@
  * the engine hears nothing of it.
  *
  * Order: the module applies the records of one write() (up to a rejected
- * one) atomically with respect to the sends it serves itself, and the
+ * one) atomically with respect to the sends it serves itself and to a
+ * RECV that finds nothing lent (it waits for the write() to end), and the
  * engine writes every record a request caused in one write(). With the
  * readable rule above, a message the module queued and the engine's items
  * form one total order for every receiver, as if the engine had queued
@@ -244,7 +245,10 @@
  *
  * Hung engine: when a two-way request has waited longer than
  * request_timeout_ms (see "Limits") for its reply, counted from when it was
- * queued, the engine is declared broken and handled as "gone" above, with
+ * queued or from the engine's last progress, whichever is later (progress:
+ * a read() that returned requests, or a reply the module accepted; so a
+ * busy engine working through a long backlog is not hung, while one that
+ * stops reading, or stops answering, is), the engine is declared broken and handled as "gone" above, with
  * one difference: the request that timed out completes with ETIMEDOUT (a
  * PEER_NEW that times out fails the open() with ETIMEDOUT); all others with
  * ENOTCONN. The broken engine may still hold its control file, but it is no
@@ -304,13 +308,21 @@
  * Module parameters (/sys/module/bus1/parameters; read-only at runtime
  * unless noted):
  *   request_timeout_ms  writable at runtime (0644): how long a two-way
- *              request may wait for its reply before the engine is declared
- *              broken (default 30000; 0 = never). A new value applies to
- *              waiting requests within a second.
+ *              request may wait for its reply, without the engine making
+ *              progress, before the engine is declared broken (default
+ *              30000; 0 = never). A new value applies to waiting requests
+ *              within a second.
  *   max_data   largest message payload in bytes (default 32 MiB).
  *              SEND or RECV beyond it: EMSGSIZE.
  *   max_items  largest count of destinations, transfers or IDs in one
  *              command (default 65536). Beyond it: EINVAL.
+ *   max_user_requests  writable at runtime: two-way requests one user
+ *              (the opener's effective UID, as PEER_NEW reports it) may
+ *              have at once, from allocation until they end, abandoned
+ *              ones included (default 1024). Beyond it: EDQUOT.
+ *   max_user_bytes  writable at runtime: bytes of those requests' records
+ *              and large payload buffers (default 256 MiB). Beyond it:
+ *              EDQUOT.
  * iovec counts beyond UIO_MAXIOV (1024) fail with EINVAL. ATTACH reports
  * the resulting bounds so the engine can size its buffers.
  *
@@ -318,9 +330,12 @@
  * no: a request's buffers are allocated only once its caller holds the
  * peer's single in-flight slot, so each open peer holds at most one request
  * record (at most max_record, about 34 MiB with the defaults) and one reply
- * (bounded by that request). The worst case is that per open /dev/bus1
- * file, so it is limited by RLIMIT_NOFILE per process, and all of it is
- * charged to the caller's memory cgroup (GFP_KERNEL_ACCOUNT). Everything
+ * (bounded by that request), and all requests of one user together hold at
+ * most max_user_bytes in at most max_user_requests requests, so neither
+ * grows with open files times processes; all of it is charged to the
+ * caller's memory cgroup (GFP_KERNEL_ACCOUNT). The same bound keeps one
+ * user from putting an unbounded backlog in front of everybody else's
+ * requests. Everything
  * the bus itself keeps (queued messages, nodes, handles) lives in the
  * engine and is bounded by its per-UID quotas (EDQUOT). Lent items are the
  * exception: the module holds them per peer, but accepts an ITEM only
