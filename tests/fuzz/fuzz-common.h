@@ -2,9 +2,10 @@
 #pragma once
 
 /*
- * Shared by the fuzzers: a seeded PRNG (reproducible runs from --seed), the
- * errnos an application may see from /dev/bus1, and a round trip on a
- * fresh peer to prove the bus still works afterwards.
+ * Shared by the fuzzers: a seeded PRNG (reproducible runs from --seed; a
+ * fresh seed, printed first, when none is given), the errnos an
+ * application may see from /dev/bus1, and a round trip on a fresh peer to
+ * prove the bus still works afterwards.
  */
 
 #include <stdbool.h>
@@ -15,8 +16,8 @@ struct fuzz_opts {
 	uint64_t seed;
 };
 
-int fuzz_parse(int argc, char **argv, struct fuzz_opts *opts,
-	       uint64_t default_iterations);
+int fuzz_parse(int argc, char **argv, const char *name,
+	       struct fuzz_opts *opts, uint64_t default_iterations);
 uint64_t fuzz_rand(void);
 void fuzz_srand(uint64_t seed);
 uint64_t fuzz_below(uint64_t n);

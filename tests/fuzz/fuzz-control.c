@@ -879,7 +879,7 @@ int main(int argc, char **argv)
 	time_t idle_since;
 	int cfd, r;
 
-	r = fuzz_parse(argc, argv, &opts, 2000);
+	r = fuzz_parse(argc, argv, "fuzz-control", &opts, 2000);
 	if (r)
 		return r > 0 ? 0 : 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 	unsigned int n_ok = 0;
 	int r;
 
-	r = fuzz_parse(argc, argv, &opts, 20000);
+	r = fuzz_parse(argc, argv, "fuzz-ioctl", &opts, 20000);
 	if (r)
 		return r > 0 ? 0 : 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
