@@ -82,34 +82,6 @@ int fuzz_parse(int argc, char **argv, const char *name,
 	return 0;
 }
 
-/*
- * What bus1(7) and the README document for applications, plus the engine
- * fault errnos (ENOTCONN, ETIMEDOUT, EIO, ENXIO on open), EFAULT for bad
- * pointers and ENOTTY for ioctl numbers that are not bus1 commands.
- */
-bool fuzz_app_errno(int err)
-{
-	switch (err) {
-	case EINVAL:
-	case EBADRQC:
-	case EAGAIN:
-	case EMSGSIZE:
-	case EDQUOT:
-	case ENOMEM:
-	case EBADF:
-	case EOPNOTSUPP:
-	case EPERM:
-	case EIO:
-	case ENOTCONN:
-	case ETIMEDOUT:
-	case ENXIO:
-	case EFAULT:
-	case ENOTTY:
-		return true;
-	}
-	return false;
-}
-
 void fuzz_count_errno(unsigned int *counts, int err)
 {
 	if (err < 0)

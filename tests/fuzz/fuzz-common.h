@@ -3,9 +3,8 @@
 
 /*
  * Shared by the fuzzers: a seeded PRNG (reproducible runs from --seed; a
- * fresh seed, printed first, when none is given), the errnos an
- * application may see from /dev/bus1, and a round trip on a fresh peer to
- * prove the bus still works afterwards.
+ * fresh seed, printed first, when none is given), errno counters, and a
+ * round trip on a fresh peer to prove the bus still works afterwards.
  */
 
 #include <stdbool.h>
@@ -21,7 +20,6 @@ int fuzz_parse(int argc, char **argv, const char *name,
 uint64_t fuzz_rand(void);
 void fuzz_srand(uint64_t seed);
 uint64_t fuzz_below(uint64_t n);
-bool fuzz_app_errno(int err);
 int fuzz_round_trip(void);
 void fuzz_count_errno(unsigned int *counts, int err);
 void fuzz_print_errnos(const char *what, const unsigned int *counts);
