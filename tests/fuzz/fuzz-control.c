@@ -84,7 +84,14 @@ static uint64_t n_mutated, n_garbage, n_rejected_correct, n_write_retries;
 static uint64_t n_replies_refused_unseen;
 static uint64_t iter;
 static uint64_t n_items, n_items_accepted, n_retracts, n_recv_done;
-/* Tokens only grow per peer; one counter for all peers is simplest. */
+/*
+ * Tokens only grow per peer; one counter for all peers is simplest. It
+ * stays above every token written, mutated ones included, so a mutation
+ * may raise a token by less than MAX_TOKEN_JUMP only: random or
+ * bit-flipped tokens used to drive it to UINT64_MAX, and the next
+ * "correct" token wrapped to 0.
+ */
+#define MAX_TOKEN_JUMP (1ULL << 20)
 static uint64_t last_token;
 static uint64_t recent_peers[8];
 
@@ -793,6 +800,8 @@ static size_t make_item(void *buf, uint64_t peer, bool bad)
 	uint64_t *ids = (void *)(it + 1);
 	uint64_t n_data, ref;
 
+	if (last_token == UINT64_MAX)
+		fail("no token left above %llu", (unsigned long long)last_token);
 	*it = (struct bus1_engine_item){
 		.token = ++last_token,
 		.type = fuzz_below(3),
@@ -897,6 +906,19 @@ static uint64_t pick_peer(uint64_t peer)
 }
 
 /*
+ * A mutation of the ITEM in @buf (@m bytes written) may have raised its
+ * token, whose correct value is last_token: keep the rise below
+ * MAX_TOKEN_JUMP, so that the counter never runs out.
+ */
+static void cap_token_jump(void *buf, size_t m)
+{
+	uint64_t *token = &((uint64_t *)buf)[4];
+
+	if (m >= sizeof(struct bus1_engine_hdr) + 8 && *token > last_token)
+		*token = last_token + (*token - last_token) % MAX_TOKEN_JUMP;
+}
+
+/*
  * Lend a few items and take some back, as an engine may before any reply.
  * A correct ITEM is accepted, or refused with ENOSPC when the module holds
  * its bound of the peer (workers may be slow to receive); a correct
@@ -959,6 +981,7 @@ static void lend(int cfd, uint64_t peer, void *buf, size_t room)
 		if (fuzz_below(4) == 0) {
 			m = mutate(buf, size, room);
 			n_mutated++;
+			cap_token_jump(buf, m);
 			r = do_write(cfd, buf, m);
 			if (r > 0)
 				n_items_accepted++;
