@@ -7,8 +7,10 @@
 # The long fuzz runs: load bus1.ko, start the engine, run fuzz-ioctl and
 # fuzz-control (which stops the engine, plays the engine itself and
 # restarts the real one) with IOCTL_N / CONTROL_N iterations (default
-# 1000000 / 300000) and SEED (default: the time), stop the engine, unload the module
-# and print the kernel log for the host to scan. The last line is
+# 1000000 / 300000), stop the engine, unload the module and print the
+# kernel log for the host to scan. Each fuzzer picks a fresh seed and
+# prints it on its first line; SEED (or BUS1_FUZZ_SEED) makes both use
+# that one instead, to replay a failure. The last line is
 # "fuzz: N passed, N failed" (one case per fuzzer, plus the unload).
 
 set -u
@@ -17,26 +19,28 @@ top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 export BUS1_TOP=$top
 ioctl_n=${1:-1000000}
 control_n=${2:-300000}
-seed=${3:-$(date +%s)}
+seed=${3:-${BUS1_FUZZ_SEED:-}}
 passed=0
 failed=0
 
 run() {
-	local name=$1
+	local name=$1 start
 	shift
+	[ -n "$seed" ] && set -- "$@" --seed "$seed"
 	echo "=== $name $*"
+	start=$(date +%s)
 	if (cd "$top/tests/fuzz" && timeout -k 10 3000 "./$name" "$@"); then
 		passed=$((passed + 1))
-		echo "=== PASS: $name"
+		echo "=== PASS: $name ($(($(date +%s) - start)) s)"
 	else
 		failed=$((failed + 1))
-		echo "=== FAIL: $name"
+		echo "=== FAIL: $name ($(($(date +%s) - start)) s)"
 	fi
 }
 
 if insmod "$top/kmod/bus1.ko" && "$top/scripts/guest-engine.sh" start; then
-	run fuzz-ioctl --iterations "$ioctl_n" --seed "$seed"
-	run fuzz-control --iterations "$control_n" --seed "$seed"
+	run fuzz-ioctl --iterations "$ioctl_n"
+	run fuzz-control --iterations "$control_n"
 	"$top/scripts/guest-engine.sh" stop || failed=$((failed + 1))
 	if rmmod bus1; then
 		passed=$((passed + 1))

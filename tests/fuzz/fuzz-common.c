@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include "libbus1.h"
 #include "fuzz-common.h"
@@ -31,8 +33,18 @@ uint64_t fuzz_below(uint64_t n)
 	return n ? fuzz_rand() % n : 0;
 }
 
-int fuzz_parse(int argc, char **argv, struct fuzz_opts *opts,
-	       uint64_t default_iterations)
+/* A seed nobody chose: from the kernel, or the time and pid without it. */
+static uint64_t fuzz_fresh_seed(void)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+	return seed ? seed : 1;
+}
+
+int fuzz_parse(int argc, char **argv, const char *name,
+	       struct fuzz_opts *opts, uint64_t default_iterations)
 {
 	static const struct option longopts[] = {
 		{ "iterations", required_argument, NULL, 'n' },
@@ -40,10 +52,10 @@ int fuzz_parse(int argc, char **argv, struct fuzz_opts *opts,
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	bool seeded = false;
 	int c;
 
 	opts->iterations = default_iterations;
-	opts->seed = 1;
 	while ((c = getopt_long(argc, argv, "n:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -51,6 +63,7 @@ int fuzz_parse(int argc, char **argv, struct fuzz_opts *opts,
 			break;
 		case 's':
 			opts->seed = strtoull(optarg, NULL, 0);
+			seeded = true;
 			break;
 		default:
 			fprintf(stderr, "usage: %s [--iterations N] [--seed S]\n",
@@ -58,36 +71,15 @@ int fuzz_parse(int argc, char **argv, struct fuzz_opts *opts,
 			return c == 'h' ? 1 : -EINVAL;
 		}
 	}
+	if (!seeded)
+		opts->seed = fuzz_fresh_seed();
 	fuzz_srand(opts->seed);
+	/* First, so that any failure can be replayed with --seed. */
+	printf("%s: seed %llu, %llu iterations\n", name,
+	       (unsigned long long)opts->seed,
+	       (unsigned long long)opts->iterations);
+	fflush(stdout);
 	return 0;
-}
-
-/*
- * What bus1(7) and the README document for applications, plus the engine
- * fault errnos (ENOTCONN, ETIMEDOUT, EIO, ENXIO on open), EFAULT for bad
- * pointers and ENOTTY for ioctl numbers that are not bus1 commands.
- */
-bool fuzz_app_errno(int err)
-{
-	switch (err) {
-	case EINVAL:
-	case EBADRQC:
-	case EAGAIN:
-	case EMSGSIZE:
-	case EDQUOT:
-	case ENOMEM:
-	case EBADF:
-	case EOPNOTSUPP:
-	case EPERM:
-	case EIO:
-	case ENOTCONN:
-	case ETIMEDOUT:
-	case ENXIO:
-	case EFAULT:
-	case ENOTTY:
-		return true;
-	}
-	return false;
 }
 
 void fuzz_count_errno(unsigned int *counts, int err)

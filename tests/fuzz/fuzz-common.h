@@ -2,9 +2,9 @@
 #pragma once
 
 /*
- * Shared by the fuzzers: a seeded PRNG (reproducible runs from --seed), the
- * errnos an application may see from /dev/bus1, and a round trip on a
- * fresh peer to prove the bus still works afterwards.
+ * Shared by the fuzzers: a seeded PRNG (reproducible runs from --seed; a
+ * fresh seed, printed first, when none is given), errno counters, and a
+ * round trip on a fresh peer to prove the bus still works afterwards.
  */
 
 #include <stdbool.h>
@@ -15,12 +15,11 @@ struct fuzz_opts {
 	uint64_t seed;
 };
 
-int fuzz_parse(int argc, char **argv, struct fuzz_opts *opts,
-	       uint64_t default_iterations);
+int fuzz_parse(int argc, char **argv, const char *name,
+	       struct fuzz_opts *opts, uint64_t default_iterations);
 uint64_t fuzz_rand(void);
 void fuzz_srand(uint64_t seed);
 uint64_t fuzz_below(uint64_t n);
-bool fuzz_app_errno(int err);
 int fuzz_round_trip(void);
 void fuzz_count_errno(unsigned int *counts, int err);
 void fuzz_print_errnos(const char *what, const unsigned int *counts);

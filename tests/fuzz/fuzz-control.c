@@ -31,18 +31,33 @@
  * only documented errnos and nothing beyond their buffers changes; nothing
  * hangs; afterwards the real engine restarts and a fresh peer works.
  * One iteration is one request answered.
+ *
+ * What the fuzzer can know, it checks exactly: a reply to a one-way
+ * record is EINVAL; a RECV_DONE names, per peer, a growing token no larger
+ * than the last one the module accepted for that peer; applications see
+ * ENOTCONN or ENXIO only once the fuzzer has left, and never ETIMEDOUT or
+ * EFAULT (their pointers are valid); every EIO they see is one reply the
+ * module refused with EPROTO.
+ *
+ * A failure depends on how the workers' requests interleave, so a seed
+ * alone does not replay it. Every failure therefore reports what the
+ * oracle believed: the last records written (with the module's verdict on
+ * each) and, for a refused ITEM, that peer's records, the highest token the
+ * module accepted for it, and the history of the data reference it names.
  */
 
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,7 +70,7 @@
 #define CANARY 0xa5
 
 struct shared {
-	volatile int stop;
+	int stop;	/* set (release) before the fuzzer closes its file */
 	unsigned int app_errnos[FUZZ_MAX_ERRNO];
 };
 
@@ -64,9 +79,19 @@ static pid_t pids[N_WORKERS];
 static struct bus1_engine_attach att;
 static unsigned int write_errnos[FUZZ_MAX_ERRNO];
 static uint64_t last_seq;
-static uint64_t n_mutated, n_garbage, n_rejected_correct;
+static uint64_t n_mutated, n_garbage, n_rejected_correct, n_write_retries;
+/* Replies a write() refused after accepting others: maybe EPROTO, unseen. */
+static uint64_t n_replies_refused_unseen;
+static uint64_t iter;
 static uint64_t n_items, n_items_accepted, n_retracts, n_recv_done;
-/* Tokens only grow per peer; one counter for all peers is simplest. */
+/*
+ * Tokens only grow per peer; one counter for all peers is simplest. It
+ * stays above every token written, mutated ones included, so a mutation
+ * may raise a token by less than MAX_TOKEN_JUMP only: random or
+ * bit-flipped tokens used to drive it to UINT64_MAX, and the next
+ * "correct" token wrapped to 0.
+ */
+#define MAX_TOKEN_JUMP (1ULL << 20)
 static uint64_t last_token;
 static uint64_t recent_peers[8];
 
@@ -77,9 +102,10 @@ static uint64_t recent_peers[8];
  * for its reply (the module publishes them before it asks).
  */
 #define N_OWNED 64
-static struct { uint64_t ref, n_data; } owned[N_OWNED];
+static struct { uint64_t ref, n_data, seq, iter; } owned[N_OWNED];
 static unsigned int n_owned;
 static uint64_t released_refs[16];
+static uint64_t released_iters[16];
 static uint64_t n_data_releases, n_bad_refs, n_ref_items;
 
 /* Routes granted, by ID (1 to MAX_ROUTES); granting stops at the end. */
@@ -87,6 +113,221 @@ static uint64_t n_data_releases, n_bad_refs, n_ref_items;
 enum { ROUTE_NONE, ROUTE_LIVE, ROUTE_REVOKED, ROUTE_DONE };
 static struct { uint64_t src, handle; uint8_t state; } routes[MAX_ROUTES + 1];
 static uint64_t n_routes, n_route_revokes, n_route_dones, n_bad_routes;
+
+/*
+ * The oracle's memory, reported with a failure: the last records written,
+ * each with the module's verdict, and per peer its last records and the
+ * highest token of an ITEM the module accepted for it (an upper bound of
+ * the module's own: an accepted ITEM for a peer that does not exist is
+ * ignored). Peers live in a table indexed by ID; a newer peer takes an
+ * older one's slot.
+ */
+enum {
+	VERDICT_ACCEPTED = 0,
+	/* negative: refused with that errno */
+	VERDICT_REFUSED_UNSEEN = 1,	/* refused after others were accepted */
+};
+
+struct logged {
+	uint64_t iter, peer, seq;
+	uint64_t w[3];		/* per type, see log_words() */
+	uint32_t size;
+	uint16_t type;
+	int32_t error;
+	int verdict;
+};
+
+#define N_HISTORY 48
+#define N_PEER_HISTORY 12
+#define N_PEER_SLOTS 4096
+
+struct peer_log {
+	uint64_t id;
+	uint64_t max_token, max_token_iter;
+	uint64_t last_done;
+	uint64_t n;
+	struct logged ring[N_PEER_HISTORY];
+};
+
+static struct logged history[N_HISTORY];
+static uint64_t n_history;
+static struct peer_log peer_logs[N_PEER_SLOTS];
+
+/* The highest peer ID a request came from. */
+static uint64_t max_peer_seen;
+
+/*
+ * The log of peer @id, or NULL if a newer peer took its slot, or if @id
+ * cannot be a peer: 0, or far beyond the last one seen (a random ID; a
+ * peer opened meanwhile is near it).
+ */
+static struct peer_log *peer_log(uint64_t id, bool create)
+{
+	struct peer_log *p = &peer_logs[id % N_PEER_SLOTS];
+
+	if (p->id == id)
+		return p;
+	if (!create || p->id > id || !id || id > max_peer_seen + 64)
+		return NULL;
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	return p;
+}
+
+static const char *type_name(uint16_t type)
+{
+	static const char *const names[] = {
+		[BUS1_ENGINE_PEER_NEW] = "PEER_NEW",
+		[BUS1_ENGINE_PEER_RELEASE] = "PEER_RELEASE",
+		[BUS1_ENGINE_TRANSFER] = "TRANSFER",
+		[BUS1_ENGINE_RELEASE] = "RELEASE",
+		[BUS1_ENGINE_SEND] = "SEND",
+		[BUS1_ENGINE_FETCH] = "FETCH",
+		[BUS1_ENGINE_RECV_DONE] = "RECV_DONE",
+		[BUS1_ENGINE_ROUTE_DONE] = "ROUTE_DONE",
+		[BUS1_ENGINE_PEER_STATE] = "PEER_STATE",
+		[BUS1_ENGINE_ITEM] = "ITEM",
+		[BUS1_ENGINE_RETRACT] = "RETRACT",
+		[BUS1_ENGINE_DATA_RELEASE] = "DATA_RELEASE",
+		[BUS1_ENGINE_ROUTE] = "ROUTE",
+		[BUS1_ENGINE_REVOKE] = "REVOKE",
+	};
+
+	if (type < sizeof(names) / sizeof(names[0]) && names[type])
+		return names[type];
+	return "?";
+}
+
+/*
+ * The words worth keeping of a record of @n bytes: ITEM token, n_data and
+ * data reference (0 inline); RETRACT token; DATA_RELEASE reference; ROUTE
+ * route, handle, receiver; REVOKE route, flags; PEER_STATE readable.
+ */
+static void log_words(const struct bus1_engine_hdr *h, size_t n, uint64_t *w)
+{
+	const uint64_t *p = (const uint64_t *)(h + 1);
+	size_t words = (n - sizeof(*h)) / 8;
+	const struct bus1_engine_item *it = (const void *)p;
+
+	switch (h->type) {
+	case BUS1_ENGINE_ITEM:
+		if (words < 6)
+			break;
+		w[0] = it->token;
+		w[1] = it->n_data;
+		if (it->n_data >= BUS1_ENGINE_DATA_REF_MIN &&
+		    it->n_transfers < words - 6)
+			w[2] = p[6 + it->n_transfers];
+		break;
+	case BUS1_ENGINE_ROUTE:
+		for (size_t i = 0; i < 3 && i < words; i++)
+			w[i] = p[i];
+		break;
+	case BUS1_ENGINE_RETRACT:
+	case BUS1_ENGINE_DATA_RELEASE:
+	case BUS1_ENGINE_REVOKE:
+	case BUS1_ENGINE_PEER_STATE:
+		for (size_t i = 0; i < 2 && i < words; i++)
+			w[i] = p[i];
+		break;
+	}
+}
+
+static void log_record(const struct bus1_engine_hdr *h, size_t n, int verdict)
+{
+	struct logged *l = &history[n_history++ % N_HISTORY];
+	struct peer_log *p;
+
+	*l = (struct logged){
+		.iter = iter, .peer = h->peer, .seq = h->seq,
+		.size = h->size, .type = h->type, .error = h->error,
+		.verdict = verdict,
+	};
+	log_words(h, n, l->w);
+	p = peer_log(h->peer, true);
+	if (!p)
+		return;
+	p->ring[p->n++ % N_PEER_HISTORY] = *l;
+	if (verdict == VERDICT_ACCEPTED && h->type == BUS1_ENGINE_ITEM &&
+	    l->w[0] > p->max_token) {
+		p->max_token = l->w[0];
+		p->max_token_iter = iter;
+	}
+}
+
+/*
+ * Log the records of a write of @n bytes from @buf that returned @r: the
+ * module processed them in order up to the first it refused, and returned
+ * the bytes accepted before it (or its errno, if it was the first).
+ */
+static void log_write(const void *buf, size_t n, ssize_t r)
+{
+	size_t accepted = r > 0 ? (size_t)r : 0, off = 0;
+
+	while (n - off >= sizeof(struct bus1_engine_hdr)) {
+		const struct bus1_engine_hdr *h = (const void *)((const char *)buf + off);
+		size_t size = h->size < n - off ? h->size : n - off;
+		int verdict = off < accepted ? VERDICT_ACCEPTED :
+			      r < 0 ? (int)r : VERDICT_REFUSED_UNSEEN;
+
+		log_record(h, size < sizeof(*h) ? sizeof(*h) : size, verdict);
+		if (verdict == VERDICT_REFUSED_UNSEEN && h->seq &&
+		    h->type <= BUS1_ENGINE_FETCH)
+			n_replies_refused_unseen++;
+		if (verdict != VERDICT_ACCEPTED || h->size < sizeof(*h))
+			break;
+		off += h->size;
+	}
+}
+
+static void print_logged(const struct logged *l)
+{
+	char verdict[32];
+
+	if (l->verdict == VERDICT_ACCEPTED)
+		snprintf(verdict, sizeof(verdict), "accepted");
+	else if (l->verdict == VERDICT_REFUSED_UNSEEN)
+		snprintf(verdict, sizeof(verdict), "refused");
+	else
+		snprintf(verdict, sizeof(verdict), "%s",
+			 strerrorname_np(-l->verdict) ?: "?");
+	printf("fuzz-control:   iteration %llu: %s (%u) size %u peer %llu seq %llu error %d [%llu %llu %llu] -> %s\n",
+	       (unsigned long long)l->iter, type_name(l->type), l->type,
+	       l->size, (unsigned long long)l->peer,
+	       (unsigned long long)l->seq, l->error,
+	       (unsigned long long)l->w[0], (unsigned long long)l->w[1],
+	       (unsigned long long)l->w[2], verdict);
+}
+
+static void print_history(void)
+{
+	uint64_t first = n_history > N_HISTORY ? n_history - N_HISTORY : 0;
+
+	printf("fuzz-control: the last %llu records written, oldest first (words: ITEM token n_data ref, RETRACT token, DATA_RELEASE ref, ROUTE route handle receiver, REVOKE route flags):\n",
+	       (unsigned long long)(n_history - first));
+	for (uint64_t i = first; i < n_history; i++)
+		print_logged(&history[i % N_HISTORY]);
+}
+
+static void print_peer(uint64_t id)
+{
+	struct peer_log *p = peer_log(id, false);
+	uint64_t first;
+
+	if (!p) {
+		printf("fuzz-control: nothing logged for peer %llu\n",
+		       (unsigned long long)id);
+		return;
+	}
+	first = p->n > N_PEER_HISTORY ? p->n - N_PEER_HISTORY : 0;
+	printf("fuzz-control: peer %llu: highest token accepted %llu (iteration %llu), last RECV_DONE token %llu, its last %llu records:\n",
+	       (unsigned long long)id, (unsigned long long)p->max_token,
+	       (unsigned long long)p->max_token_iter,
+	       (unsigned long long)p->last_done,
+	       (unsigned long long)(p->n - first));
+	for (uint64_t i = first; i < p->n; i++)
+		print_logged(&p->ring[i % N_PEER_HISTORY]);
+}
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -98,6 +339,7 @@ static void fail(const char *fmt, ...)
 	vfprintf(stdout, fmt, ap);
 	fprintf(stdout, "\n");
 	va_end(ap);
+	print_history();
 	fflush(stdout);
 	for (int i = 0; i < N_WORKERS; i++)
 		if (pids[i] > 0)
@@ -105,13 +347,63 @@ static void fail(const char *fmt, ...)
 	exit(1);
 }
 
+/*
+ * Whether a worker may see @err from @op. The fuzzer answers with the
+ * errnos the protocol lets an engine return (a lie becomes EIO), and the
+ * module adds its own checks; ENOTCONN (ENXIO for an open) only once the
+ * fuzzer has left. Never ETIMEDOUT (everything is answered), EFAULT (the
+ * workers' pointers are valid) or ENOTTY.
+ */
+static bool worker_errno_ok(int err, const char *op)
+{
+	switch (err) {
+	case EINVAL:
+	case EBADRQC:
+	case EAGAIN:
+	case EMSGSIZE:
+	case EDQUOT:
+	case ENOMEM:
+	case EBADF:
+	case EOPNOTSUPP:
+	case EPERM:
+	case EIO:
+		return true;
+	case ENOTCONN:
+		return __atomic_load_n(&shared->stop, __ATOMIC_ACQUIRE);
+	case ENXIO:
+		return !strcmp(op, "open") &&
+		       __atomic_load_n(&shared->stop, __ATOMIC_ACQUIRE);
+	}
+	return false;
+}
+
 static void worker_check(int r, const char *op)
 {
 	__atomic_fetch_add(&shared->app_errnos[r >= 0 ? 0 :
 			   -r < FUZZ_MAX_ERRNO ? -r : 0], 1, __ATOMIC_RELAXED);
-	if (r < 0 && !fuzz_app_errno(-r)) {
-		printf("fuzz-control: FAIL: worker %d: %s: undocumented errno %d (%s)\n",
-		       getpid(), op, -r, strerror(-r));
+	if (r < 0 && !worker_errno_ok(-r, op)) {
+		printf("fuzz-control: FAIL: worker %d: %s: unexpected errno %d (%s)\n",
+		       getpid(), op, -r, strerrorname_np(-r) ?: "?");
+		fflush(stdout);
+		_exit(1);
+	}
+}
+
+/* What the module delivers it has validated: a known type, and shapes. */
+static void received_check(const struct bus1_message *msg,
+			   const struct bus1_transfer *t)
+{
+	bool bad = msg->type >= _BUS1_MESSAGE_TYPE_N ||
+		   (msg->type != BUS1_MESSAGE_TYPE_USER &&
+		    (msg->n_data || msg->n_transfers));
+
+	for (uint64_t i = 0; !bad && i < msg->n_transfers; i++)
+		bad = t[i].flags != 0;
+	if (bad) {
+		printf("fuzz-control: FAIL: worker %d: received type %llu with %llu bytes and %llu handles\n",
+		       getpid(), (unsigned long long)msg->type,
+		       (unsigned long long)msg->n_data,
+		       (unsigned long long)msg->n_transfers);
 		fflush(stdout);
 		_exit(1);
 	}
@@ -156,8 +448,9 @@ static void worker(uint64_t seed)
 	int fd = -1, other = -1, r = 0;
 
 	fuzz_srand(seed);
-	alarm(300);
-	while (!shared->stop) {
+	/* No bound of its own: the fuzzer bounds the run and outlives it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	while (!__atomic_load_n(&shared->stop, __ATOMIC_ACQUIRE)) {
 		if (fd < 0) {
 			fd = bus1_peer_new();
 			worker_check(fd, "open");
@@ -221,6 +514,8 @@ static void worker(uint64_t seed)
 			};
 			r = bus1_cmd_recv(fd, &meta, &msg);
 			worker_check(r, "recv large");
+			if (!r)
+				received_check(&msg, rt.t);
 			canary_check(large.canary, sizeof(large.canary),
 				     "large data");
 			canary_check(&rt.t[2], sizeof(rt) - 2 * sizeof(rt.t[0]),
@@ -240,6 +535,8 @@ static void worker(uint64_t seed)
 			};
 			r = bus1_cmd_recv(fd, &meta, &msg);
 			worker_check(r, "recv");
+			if (!r)
+				received_check(&msg, rt.t);
 			canary_check(in.canary, sizeof(in.canary), "data");
 			canary_check(&rt.t[2], sizeof(rt) - 2 * sizeof(rt.t[0]),
 				     "transfers");
@@ -318,18 +615,30 @@ static bool one_way(uint16_t type)
 	       type == BUS1_ENGINE_ROUTE_DONE;
 }
 
+/*
+ * Write records; return the bytes accepted or the errno of the first
+ * record, which must be one the protocol documents. The file is
+ * O_NONBLOCK, so the module fails a write with EAGAIN, having processed
+ * nothing, while a send it serves itself holds its order lock
+ * (docs/decisions.md, "Non-blocking control file"): try again.
+ */
 static ssize_t do_write(int cfd, const void *buf, size_t n)
 {
-	ssize_t r = write(cfd, buf, n);
+	ssize_t r;
 
-	if (r < 0) {
-		r = -errno;
-		if (r != -EINVAL && r != -ENOENT && r != -EPROTO && r != -ENOSPC)
-			fail("control write of %zu bytes: undocumented errno %s",
-			     n, strerror(errno));
-	} else if ((size_t)r > n) {
-		fail("control write returned %zd for %zu bytes", r, n);
+	while ((r = write(cfd, buf, n)) < 0 && errno == EAGAIN) {
+		n_write_retries++;
+		sched_yield();
 	}
+	if (r < 0)
+		r = -errno;
+	log_write(buf, n, r);
+	if (r < 0 && r != -EINVAL && r != -ENOENT && r != -EPROTO &&
+	    r != -ENOSPC)
+		fail("control write of %zu bytes: undocumented errno %s",
+		     n, strerrorname_np(-r) ?: "?");
+	if (r > (ssize_t)n)
+		fail("control write returned %zd for %zu bytes", r, n);
 	fuzz_count_errno(write_errnos, r < 0 ? r : 0);
 	return r;
 }
@@ -414,9 +723,12 @@ static void release_owned(int cfd, unsigned int i)
 {
 	uint64_t ref = owned[i].ref;
 
+	unsigned int slot = fuzz_below(16);
+
 	owned[i] = owned[--n_owned];
 	data_release(cfd, ref);
-	released_refs[fuzz_below(16)] = ref;
+	released_refs[slot] = ref;
+	released_iters[slot] = iter;
 }
 
 /* The SEND @req was answered 0: its reference, if any, is ours now. */
@@ -441,6 +753,8 @@ static void own_send_ref(int cfd, const struct bus1_engine_hdr *req)
 		release_owned(cfd, fuzz_below(N_OWNED));
 	owned[n_owned].ref = ref;
 	owned[n_owned].n_data = s->n_data;
+	owned[n_owned].seq = req->seq;
+	owned[n_owned].iter = iter;
 	n_owned++;
 }
 
@@ -486,6 +800,8 @@ static size_t make_item(void *buf, uint64_t peer, bool bad)
 	uint64_t *ids = (void *)(it + 1);
 	uint64_t n_data, ref;
 
+	if (last_token == UINT64_MAX)
+		fail("no token left above %llu", (unsigned long long)last_token);
 	*it = (struct bus1_engine_item){
 		.token = ++last_token,
 		.type = fuzz_below(3),
@@ -529,6 +845,53 @@ static size_t make_item(void *buf, uint64_t peer, bool bad)
 	return h->size;
 }
 
+/* What the oracle knows of data reference @ref. */
+static void print_ref(uint64_t ref)
+{
+	bool known = false;
+
+	for (unsigned int i = 0; i < n_owned; i++)
+		if (owned[i].ref == ref) {
+			printf("fuzz-control: reference %llu: owned since iteration %llu (reply to SEND seq %llu), %llu bytes\n",
+			       (unsigned long long)ref,
+			       (unsigned long long)owned[i].iter,
+			       (unsigned long long)owned[i].seq,
+			       (unsigned long long)owned[i].n_data);
+			known = true;
+		}
+	for (unsigned int i = 0; i < 16; i++)
+		if (released_refs[i] == ref) {
+			printf("fuzz-control: reference %llu: released at iteration %llu\n",
+			       (unsigned long long)ref,
+			       (unsigned long long)released_iters[i]);
+			known = true;
+		}
+	if (!known)
+		printf("fuzz-control: reference %llu: neither owned nor among the last released\n",
+		       (unsigned long long)ref);
+}
+
+/* What the oracle believed about the ITEM in @buf that the module refused. */
+static void report_item(const void *buf)
+{
+	const struct bus1_engine_hdr *h = buf;
+	const struct bus1_engine_item *it = (const void *)(h + 1);
+	const uint64_t *ids = (const uint64_t *)(it + 1);
+	uint64_t ref = 0;
+
+	if (it->n_data >= BUS1_ENGINE_DATA_REF_MIN)
+		ref = ids[it->n_transfers];
+	printf("fuzz-control: ITEM for peer %llu: token %llu, type %llu, %llu handles, %llu bytes, data reference %llu; last token written %llu, %u references owned\n",
+	       (unsigned long long)h->peer, (unsigned long long)it->token,
+	       (unsigned long long)it->type,
+	       (unsigned long long)it->n_transfers,
+	       (unsigned long long)it->n_data, (unsigned long long)ref,
+	       (unsigned long long)last_token, n_owned);
+	if (ref)
+		print_ref(ref);
+	print_peer(h->peer);
+}
+
 /* A peer to lend to: the requester, a recent one, or one that is gone. */
 static uint64_t pick_peer(uint64_t peer)
 {
@@ -540,6 +903,19 @@ static uint64_t pick_peer(uint64_t peer)
 	default:
 		return peer;
 	}
+}
+
+/*
+ * A mutation of the ITEM in @buf (@m bytes written) may have raised its
+ * token, whose correct value is last_token: keep the rise below
+ * MAX_TOKEN_JUMP, so that the counter never runs out.
+ */
+static void cap_token_jump(void *buf, size_t m)
+{
+	uint64_t *token = &((uint64_t *)buf)[4];
+
+	if (m >= sizeof(struct bus1_engine_hdr) + 8 && *token > last_token)
+		*token = last_token + (*token - last_token) % MAX_TOKEN_JUMP;
 }
 
 /*
@@ -589,10 +965,12 @@ static void lend(int cfd, uint64_t peer, void *buf, size_t room)
 			n_items++;
 			n_bad_refs++;
 			r = do_write(cfd, buf, size);
-			if (r != -EINVAL)
+			if (r != -EINVAL) {
+				report_item(buf);
 				fail("ITEM naming bad data reference %llu: %zd",
 				     (unsigned long long)((uint64_t *)buf)[
 					     (size - 8) / 8], r);
+			}
 			continue;
 		}
 		size = make_item(buf, to, false);
@@ -603,6 +981,7 @@ static void lend(int cfd, uint64_t peer, void *buf, size_t room)
 		if (fuzz_below(4) == 0) {
 			m = mutate(buf, size, room);
 			n_mutated++;
+			cap_token_jump(buf, m);
 			r = do_write(cfd, buf, m);
 			if (r > 0)
 				n_items_accepted++;
@@ -613,11 +992,13 @@ static void lend(int cfd, uint64_t peer, void *buf, size_t room)
 			continue;
 		}
 		r = do_write(cfd, buf, size);
-		if (r == (ssize_t)size)
+		if (r == (ssize_t)size) {
 			n_items_accepted++;
-		else if (r != -ENOSPC)
+		} else if (r != -ENOSPC) {
+			report_item(buf);
 			fail("correct ITEM for peer %llu rejected: %zd",
 			     (unsigned long long)to, r);
+		}
 	}
 }
 
@@ -625,6 +1006,7 @@ static void lend(int cfd, uint64_t peer, void *buf, size_t room)
 static void check_recv_done(const struct bus1_engine_hdr *req)
 {
 	const struct bus1_engine_recv_done *d = (const void *)(req + 1);
+	struct peer_log *p = peer_log(req->peer, false);
 
 	if (req->size != sizeof(*req) + sizeof(*d))
 		fail("RECV_DONE of %u bytes", req->size);
@@ -633,6 +1015,15 @@ static void check_recv_done(const struct bus1_engine_hdr *req)
 		     (unsigned long long)req->peer,
 		     (unsigned long long)d->token,
 		     (unsigned long long)last_token);
+	/* Items are received in the order lent, so tokens grow per peer. */
+	if (p && (d->token > p->max_token || d->token <= p->last_done)) {
+		print_peer(req->peer);
+		fail("RECV_DONE for peer %llu names token %llu, not lent after its last RECV_DONE",
+		     (unsigned long long)req->peer,
+		     (unsigned long long)d->token);
+	}
+	if (p)
+		p->last_done = d->token;
 	n_recv_done++;
 }
 
@@ -778,6 +1169,21 @@ static void check_route_done(const struct bus1_engine_hdr *req)
 	n_route_dones++;
 }
 
+/*
+ * Requests a mutated reply to another request ended (its seq mutated to
+ * theirs, refused with EPROTO): their own reply finds nothing (ENOENT).
+ */
+static uint64_t ended_by_mutation[16];
+static uint64_t n_ended_by_mutation;
+
+static bool ended_by_a_mutation(uint64_t seq)
+{
+	for (int i = 0; i < 16; i++)
+		if (ended_by_mutation[i] == seq)
+			return true;
+	return false;
+}
+
 /* Answer one request: one iteration. */
 static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		   size_t room)
@@ -791,6 +1197,9 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		     (unsigned long long)req->seq,
 		     (unsigned long long)last_seq);
 	last_seq = req->seq;
+	if (req->peer > max_peer_seen)
+		max_peer_seen = req->peer;
+	peer_log(req->peer, true);
 	if (req->type == BUS1_ENGINE_RECV_DONE)
 		check_recv_done(req);
 	if (req->type == BUS1_ENGINE_ROUTE_DONE)
@@ -799,10 +1208,11 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		recent_peers[fuzz_below(8)] = req->peer;
 
 	if (one_way(req->type)) {
+		/* No reply type exists for them: a malformed record. */
 		if (pick < 2) {
 			n = correct_reply(req, buf);
 			r = do_write(cfd, buf, n);
-			if (r != -ENOENT && r != -EINVAL)
+			if (r != -EINVAL)
 				fail("reply to one-way type %u: %zd",
 				     req->type, r);
 		}
@@ -816,11 +1226,20 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		r = do_write(cfd, buf, m);
 		/*
 		 * A mutated seq may name another pending request and complete
-		 * that one instead; ours then still needs its reply.
+		 * that one instead; ours then still needs its reply. A
+		 * mutation the module accepted as a success (an error field
+		 * mutated to 0, or a duplicated record) gives us the SEND's
+		 * data reference as the correct reply would.
 		 */
 		if ((r == -EPROTO || r > 0) &&
-		    ((struct bus1_engine_hdr *)buf)->seq == req->seq)
+		    ((struct bus1_engine_hdr *)buf)->seq == req->seq) {
+			if (r > 0 && !((struct bus1_engine_hdr *)buf)->error)
+				own_send_ref(cfd, req);
 			return;
+		}
+		if (r == -EPROTO)
+			ended_by_mutation[n_ended_by_mutation++ % 16] =
+				((struct bus1_engine_hdr *)buf)->seq;
 	} else if (pick == 5) {
 		m = 1 + fuzz_below(256);
 		for (size_t i = 0; i < m; i++)
@@ -850,6 +1269,9 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 	if (!((struct bus1_engine_hdr *)buf)->error)
 		maybe_route(cfd, req);
 	r = do_write(cfd, buf, n);
+	if (r == -ENOENT && !ended_by_a_mutation(req->seq))
+		fail("correct reply to seq %llu type %u: ENOENT, but no reply ended it",
+		     (unsigned long long)req->seq, req->type);
 	if (r == -ENOENT)
 		n_rejected_correct++;
 	else if (r != (ssize_t)n)
@@ -857,6 +1279,22 @@ static void answer(int cfd, const struct bus1_engine_hdr *req, void *buf,
 		     (unsigned long long)req->seq, req->type, r);
 	else if (!((struct bus1_engine_hdr *)buf)->error)
 		own_send_ref(cfd, req);
+}
+
+/*
+ * Every EPROTO ends one request with EIO, and nothing else makes an EIO:
+ * the workers saw as many as the module refused replies with EPROTO (some
+ * refusals are unseen: a reply after an accepted record of one write).
+ */
+static void check_eio(void)
+{
+	uint64_t eio = shared->app_errnos[EIO];
+	uint64_t eproto = write_errnos[EPROTO];
+
+	if (eio < eproto || eio > eproto + n_replies_refused_unseen)
+		fail("applications saw %llu EIO for %llu replies refused with EPROTO (and %llu refused unseen)",
+		     (unsigned long long)eio, (unsigned long long)eproto,
+		     (unsigned long long)n_replies_refused_unseen);
 }
 
 static int run_script(const char *arg)
@@ -873,13 +1311,12 @@ int main(int argc, char **argv)
 {
 	unsigned int app_exits = 0;
 	struct fuzz_opts opts;
-	uint64_t iter = 0;
 	void *in, *out;
 	size_t room;
 	time_t idle_since;
 	int cfd, r;
 
-	r = fuzz_parse(argc, argv, &opts, 2000);
+	r = fuzz_parse(argc, argv, "fuzz-control", &opts, 2000);
 	if (r)
 		return r > 0 ? 0 : 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -944,7 +1381,7 @@ int main(int argc, char **argv)
 	}
 
 	/* Engine gone: pending requests end with ENOTCONN, workers stop. */
-	shared->stop = 1;
+	__atomic_store_n(&shared->stop, 1, __ATOMIC_RELEASE);
 	close(cfd);
 	for (int t = 0; t < 200 && app_exits < N_WORKERS; t++) {
 		for (int i = 0; i < N_WORKERS; i++) {
@@ -963,6 +1400,7 @@ int main(int argc, char **argv)
 	if (app_exits < N_WORKERS)
 		fail("%u worker(s) hung after the engine left",
 		     N_WORKERS - app_exits);
+	check_eio();
 
 	if (run_script("start"))
 		fail("could not restart the real engine");
@@ -971,10 +1409,11 @@ int main(int argc, char **argv)
 		fail("round trip on a fresh peer after fuzzing: %s",
 		     strerror(-r));
 
-	printf("fuzz-control: seed %llu, %llu iterations, %llu mutated, %llu garbage, %llu correct replies answered ENOENT\n",
+	printf("fuzz-control: seed %llu, %llu iterations, %llu mutated, %llu garbage, %llu correct replies answered ENOENT, %llu writes retried after EAGAIN\n",
 	       (unsigned long long)opts.seed, (unsigned long long)iter,
 	       (unsigned long long)n_mutated, (unsigned long long)n_garbage,
-	       (unsigned long long)n_rejected_correct);
+	       (unsigned long long)n_rejected_correct,
+	       (unsigned long long)n_write_retries);
 	printf("fuzz-control: %llu ITEM records (%llu accepted), %llu RETRACT records, %llu RECV_DONE\n",
 	       (unsigned long long)n_items,
 	       (unsigned long long)n_items_accepted,
