@@ -15,6 +15,8 @@
 set -u
 
 top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# vm-run.sh exports BUS1_VM_MODULE when it boots another kernel
+module=${BUS1_VM_MODULE:-$top/kmod/bus1.ko}
 export BUS1_TOP=$top
 export CMOCKA_MESSAGE_OUTPUT=STDOUT
 here=$top/scripts
@@ -44,8 +46,8 @@ finish() {
 	exit
 }
 
-if ! insmod "$top/kmod/bus1.ko"; then
-	problem "insmod $top/kmod/bus1.ko failed"
+if ! insmod "$module"; then
+	problem "insmod $module failed"
 	cases_failed=$((cases_failed + 1))
 	finish
 fi
