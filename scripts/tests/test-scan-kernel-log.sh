@@ -84,6 +84,14 @@ expect 1 "dmesg output of a lockdep report" <<'LOG'
 [   11.000000] WARNING: possible circular locking dependency detected
 LOG
 
+expect 0 "the debug kernel's kmemleak at boot" <<'LOG'
+[    1.900000] kmemleak: Kernel memory leak detector initialized (mem pool available: 14663)
+LOG
+
+expect 1 "kmemleak report on the console" <<'LOG'
+[  600.000000] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)
+LOG
+
 rc=0
 "$scan" "$tmp/does-not-exist" >/dev/null 2>&1 || rc=$?
 if [ "$rc" -eq 2 ]; then
