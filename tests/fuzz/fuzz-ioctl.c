@@ -7,11 +7,17 @@
  * mapping, or valid; random fds for `to`. Every call must succeed or fail
  * with a documented errno, within a time bound. Afterwards a fresh peer
  * must still do a round trip.
+ *
+ * FUZZ_MAKE_IT_FAIL=1 (make check-debug's failslab part): the random
+ * ioctls run with this task marked for the kernel's fault injection
+ * (/proc/self/make-it-fail), so a share of the module's allocations fail
+ * and show as ENOMEM; the setup and the final round trip run unmarked.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,10 +206,18 @@ static void fail(const char *what, unsigned long cmd, int err)
 	exit(1);
 }
 
+/* Mark or unmark this task through the open /proc/self/make-it-fail. */
+static void make_it_fail(int fd, bool on)
+{
+	if (write(fd, on ? "1" : "0", 1) != 1)
+		fail("make-it-fail", 0, errno);
+}
+
 int main(int argc, char **argv)
 {
 	struct fuzz_opts opts;
 	unsigned int n_ok = 0;
+	int mark_fd = -1;
 	int r;
 
 	r = fuzz_parse(argc, argv, &opts, 20000);
@@ -239,6 +253,14 @@ int main(int argc, char **argv)
 		known_ids[2 * i + 1] = dst.id;
 	}
 
+	if (getenv("FUZZ_MAKE_IT_FAIL")) {
+		/* opened now: an open while marked may itself fail */
+		mark_fd = open("/proc/self/make-it-fail", O_WRONLY | O_CLOEXEC);
+		if (mark_fd < 0)
+			fail("open /proc/self/make-it-fail", 0, errno);
+		make_it_fail(mark_fd, true);
+	}
+
 	alarm(600);
 	for (uint64_t i = 0; i < opts.iterations; i++) {
 		unsigned long cmd = rand_cmd();
@@ -260,10 +282,16 @@ int main(int argc, char **argv)
 			       (unsigned long long)i);
 		if (fuzz_below(500) == 0) {
 			close(peers[slot]);
-			peers[slot] = bus1_peer_new();
+			do
+				peers[slot] = bus1_peer_new();
+			while (peers[slot] == -ENOMEM && mark_fd >= 0);
 			if (peers[slot] < 0)
 				fail("reopen", 0, -peers[slot]);
 		}
+	}
+	if (mark_fd >= 0) {
+		make_it_fail(mark_fd, false);
+		close(mark_fd);
 	}
 
 	for (int i = 0; i < N_PEERS; i++)
