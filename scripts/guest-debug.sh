@@ -11,7 +11,8 @@
 #                tests, the short fuzzers, bus1-bench --short and 100
 #                module load/unload rounds
 #   fuzz         guest-fuzz.sh, IOCTL_N / CONTROL_N iterations (default
-#                100000 / 30000), seed 1
+#                30000 / 5000: fuzz-ioctl and fuzz-control bound their
+#                own run time, 600 s and 300 s), seed 1
 #   control      test-control with STRESS_ROUNDS rounds of teardown against
 #                engine writes (default 1000)
 #   failslab     a share of the module's allocations fails (below)
@@ -42,8 +43,8 @@ export CMOCKA_MESSAGE_OUTPUT=STDOUT
 here=$top/scripts
 module=${BUS1_VM_MODULE:-$top/kmod/bus1.ko}
 stress_rounds=${1:-1000}
-ioctl_n=${2:-100000}
-control_n=${3:-30000}
+ioctl_n=${2:-30000}
+control_n=${3:-5000}
 failslab=/sys/kernel/debug/failslab
 failslab_budget=1000000
 kmemleak=/sys/kernel/debug/kmemleak
