@@ -50,6 +50,13 @@ fuzz:
 	$(MAKE) all
 	scripts/vm-run.sh --timeout 7200 -- scripts/guest-fuzz.sh
 
+# The debug kernel run (scripts/check-debug.sh): KASAN, lockdep, kmemleak
+# and failslab; hours long, so not part of `make check`.
+check-debug:
+	$(MAKE) deps
+	$(MAKE) all
+	scripts/check-debug.sh
+
 # The benchmark table: build/bench/results.txt and build/bench/profile.txt.
 # BENCH_ARGS go to bus1-bench, e.g. BENCH_ARGS="--tests P1,P3 --reps 3".
 bench:
@@ -84,5 +91,5 @@ clean:
 	rm -rf build
 
 .PHONY: all deps unit unit-valgrind vm-check check check-harness vm-check-harness demo clean
-.PHONY: bench fuzz
+.PHONY: bench fuzz check-debug
 .PHONY: install install-module uninstall install-check

@@ -16,6 +16,8 @@
 set -u
 
 top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# vm-run.sh exports BUS1_VM_MODULE when it boots another kernel
+module=${BUS1_VM_MODULE:-$top/kmod/bus1.ko}
 export BUS1_TOP=$top
 here=$top/scripts
 bench=$top/tests/bench/bus1-bench
@@ -37,8 +39,8 @@ finish() {
 	exit "$rc"
 }
 
-if ! insmod "$top/kmod/bus1.ko"; then
-	echo "bench: ERROR: insmod $top/kmod/bus1.ko failed"
+if ! insmod "$module"; then
+	echo "bench: ERROR: insmod $module failed"
 	exit 1
 fi
 if ! "$here/guest-engine.sh" start; then

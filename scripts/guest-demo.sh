@@ -10,11 +10,13 @@
 set -u
 
 top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# vm-run.sh exports BUS1_VM_MODULE when it boots another kernel
+module=${BUS1_VM_MODULE:-$top/kmod/bus1.ko}
 export BUS1_TOP=$top
 here=$top/scripts
 rc=0
 
-insmod "$top/kmod/bus1.ko" || exit 1
+insmod "$module" || exit 1
 if ! "$here/guest-engine.sh" start; then
 	rmmod bus1
 	exit 1

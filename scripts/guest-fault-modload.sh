@@ -14,6 +14,8 @@
 set -u
 
 top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# vm-run.sh exports BUS1_VM_MODULE when it boots another kernel
+module=${BUS1_VM_MODULE:-$top/kmod/bus1.ko}
 rounds=${1:-100}
 failed=0
 
@@ -23,7 +25,7 @@ fail() {
 }
 
 for ((i = 1; i <= rounds; i++)); do
-	if ! insmod "$top/kmod/bus1.ko"; then
+	if ! insmod "$module"; then
 		fail "$i" "insmod failed"
 		break
 	fi

@@ -16,6 +16,8 @@
 set -u
 
 top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# vm-run.sh exports BUS1_VM_MODULE when it boots another kernel
+module=${BUS1_VM_MODULE:-$top/kmod/bus1.ko}
 export BUS1_TOP=$top
 ioctl_n=${1:-1000000}
 control_n=${2:-300000}
@@ -38,7 +40,7 @@ run() {
 	fi
 }
 
-if insmod "$top/kmod/bus1.ko" && "$top/scripts/guest-engine.sh" start; then
+if insmod "$module" && "$top/scripts/guest-engine.sh" start; then
 	run fuzz-ioctl --iterations "$ioctl_n"
 	run fuzz-control --iterations "$control_n"
 	"$top/scripts/guest-engine.sh" stop || failed=$((failed + 1))

@@ -35,6 +35,8 @@
 set -u
 
 top=${BUS1_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# vm-run.sh exports BUS1_VM_MODULE when it boots another kernel
+module=${BUS1_VM_MODULE:-$top/kmod/bus1.ko}
 export BUS1_TOP=$top
 export CMOCKA_MESSAGE_OUTPUT=TAP
 here=$top/scripts
@@ -249,8 +251,8 @@ expected_programs() {
 		--eval 'print-tests: ; @echo $(TESTS)' print-tests | tr ' ' '\n' | sed '/^$/d'
 }
 
-if ! insmod "$top/kmod/bus1.ko"; then
-	problem "insmod $top/kmod/bus1.ko failed"
+if ! insmod "$module"; then
+	problem "insmod $module failed"
 	finish
 fi
 # guest-engine.sh check reads whether the module has an engine attached

@@ -6,7 +6,8 @@
 # Build the VM's initramfs: busybox-static, scripts/vm-init.sh as /init and
 # the modules needed to mount the host over virtio-9p, in the order
 # `modprobe --show-depends` gives (dependencies first), decompressed so that
-# busybox insmod can load them.
+# busybox insmod can load them. An empty KVER makes it without modules, for
+# a kernel with those drivers built in (vm-run.sh's BUS1_VM_KERNEL).
 
 set -eu
 
@@ -14,6 +15,7 @@ kver=$1
 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
+[ -n "$kver" ] || mods=
 
 busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || busybox=/bin/busybox

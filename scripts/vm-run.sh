@@ -16,6 +16,12 @@
 # 124 on timeout, 125 if the guest never finished its command, 1 (or the
 # command's own failure status) if the kernel reported a problem.
 # The console log stays in build/vm/console.log for post-mortem.
+#
+# Another kernel (make check-debug's): BUS1_VM_KERNEL=IMAGE boots IMAGE,
+# which must have the virtio-pci, 9p and serial drivers built in, as its
+# initramfs holds no module; BUS1_VM_MODULE=PATH is the bus1.ko the guest
+# scripts load instead of kmod/bus1.ko; BUS1_VM_MEMORY the guest's memory
+# (default 2G).
 
 set -eu
 set -o pipefail
@@ -73,6 +79,15 @@ if [ ! -e "$initrd" ] || [ "$here/vm-init.sh" -nt "$initrd" ] ||
    [ "$here/mkinitramfs.sh" -nt "$initrd" ] || [ "$image" -nt "$initrd" ]; then
 	"$here/mkinitramfs.sh" "$kver" "$initrd"
 fi
+if [ -n "${BUS1_VM_KERNEL:-}" ]; then
+	kernel=$BUS1_VM_KERNEL
+	initrd=$vmdir/no-modules/initramfs.cpio.gz
+	if [ ! -e "$initrd" ] || [ "$here/vm-init.sh" -nt "$initrd" ] ||
+	   [ "$here/mkinitramfs.sh" -nt "$initrd" ]; then
+		mkdir -p "$vmdir/no-modules"
+		"$here/mkinitramfs.sh" "" "$initrd"
+	fi
+fi
 
 cwd=$(pwd -P)
 case $cwd/ in
@@ -86,6 +101,8 @@ trap 'rm -f "$cmdfile"' EXIT
 {
 	printf 'cd %q || exit 125\n' "$cwd"
 	printf 'export BUS1_TOP=%q\n' "$top"
+	[ -z "${BUS1_VM_MODULE:-}" ] ||
+		printf 'export BUS1_VM_MODULE=%q\n' "$BUS1_VM_MODULE"
 	printf 'exec'
 	printf ' %q' "$@"
 	printf '\n'
@@ -105,7 +122,7 @@ start=$(date +%s.%N)
 set +e
 timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-nodefaults -no-user-config \
-	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m 2G \
+	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m "${BUS1_VM_MEMORY:-2G}" \
 	-display none -monitor none -serial stdio -no-reboot \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \

@@ -109,6 +109,14 @@ bus1d[812]: segfault at 0 ip 000055d5c0a1b2c3 sp 00007ffc12345678 error 4
 traps: test-send[900] trap invalid opcode ip:401136
 LOG
 
+expect 0 "the debug kernel's kmemleak at boot" <<'LOG'
+[    1.900000] kmemleak: Kernel memory leak detector initialized (mem pool available: 14663)
+LOG
+
+expect 1 "kmemleak report on the console" <<'LOG'
+[  600.000000] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)
+LOG
+
 rc=0
 "$scan" "$tmp/does-not-exist" >/dev/null 2>&1 || rc=$?
 if [ "$rc" -eq 2 ]; then

@@ -34,6 +34,12 @@
  * then. No call may take longer than WATCHDOG_S. Afterwards a fresh peer
  * must still do a round trip. The fuzzer is single-threaded, so its seed
  * replays a failure.
+ *
+ * FUZZ_MAKE_IT_FAIL=1 (make check-debug's failslab part): only random
+ * iterations run, with this task marked for the kernel's fault injection
+ * (/proc/self/make-it-fail), so a share of the module's allocations fail
+ * and show as ENOMEM, which every command documents; a success is still
+ * checked for its effect. The setup and the final checks run unmarked.
  */
 
 #include <errno.h>
@@ -68,6 +74,9 @@ static unsigned int exact_errnos[FUZZ_MAX_ERRNO];
 static unsigned int random_errnos[FUZZ_MAX_ERRNO];
 static unsigned int *errnos = random_errnos;
 static uint64_t n_effects, n_items, n_reopened;
+
+/* /proc/self/make-it-fail while FUZZ_MAKE_IT_FAIL marks this task, or -1. */
+static int mark_fd = -1;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -191,7 +200,9 @@ static void reopen(int slot)
 {
 	if (peers[slot] >= 0)
 		close(peers[slot]);
-	peers[slot] = bus1_peer_new();
+	do
+		peers[slot] = bus1_peer_new();
+	while (peers[slot] == -ENOMEM && mark_fd >= 0);
 	if (peers[slot] < 0)
 		fail("open /dev/bus1: %s", errname(peers[slot]));
 	model_open(slot);
@@ -1239,6 +1250,13 @@ static void random_call(void)
 		random_done(slot, cmd, &c);
 }
 
+/* Mark or unmark this task for the kernel's fault injection. */
+static void make_it_fail(bool on)
+{
+	if (write(mark_fd, on ? "1" : "0", 1) != 1)
+		fail("make-it-fail: %m");
+}
+
 static uint64_t read_param(const char *name, uint64_t fallback)
 {
 	char path[128];
@@ -1291,10 +1309,17 @@ int main(int argc, char **argv)
 	signal(SIGALRM, watchdog);
 	setup();
 
+	if (getenv("FUZZ_MAKE_IT_FAIL")) {
+		/* opened now: an open while marked may itself fail */
+		mark_fd = open("/proc/self/make-it-fail", O_WRONLY | O_CLOEXEC);
+		if (mark_fd < 0)
+			fail("open /proc/self/make-it-fail: %m");
+		make_it_fail(true);
+	}
 	for (iteration = 0; iteration < opts.iterations; iteration++) {
 		if (iteration % 256 == 0)
 			alarm(WATCHDOG_S);
-		if (fuzz_below(5) < 2)
+		if (mark_fd < 0 && fuzz_below(5) < 2)
 			exact();
 		else
 			random_call();
@@ -1304,6 +1329,11 @@ int main(int argc, char **argv)
 		    iteration % (opts.iterations / 10) == 0)
 			printf("fuzz-ioctl: %llu iterations\n",
 			       (unsigned long long)iteration);
+	}
+	if (mark_fd >= 0) {
+		make_it_fail(false);
+		close(mark_fd);
+		mark_fd = -1;
 	}
 	for (int i = 0; i < N_PEERS; i++)
 		drain(i);
