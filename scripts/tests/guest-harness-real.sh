@@ -64,7 +64,7 @@ fi
 
 for plant in guest-plant-fault.sh guest-plant-fuzz.sh; do
 	if [ ! -e "$top/scripts/tests/$plant" ]; then
-		echo "real-harness: $plant is not in this tree; not run"
+		fail "$plant is missing"
 		continue
 	fi
 	echo "=== $plant"

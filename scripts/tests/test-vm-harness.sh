@@ -20,7 +20,7 @@
 #
 # One boot runs the real module and engine (guest-harness-real.sh): a real
 # bus1d killed without asking, and the plant scripts of the fault and fuzz
-# tests (scripts/tests/guest-plant-*.sh) when the tree has them.
+# tests (scripts/tests/guest-plant-*.sh).
 
 set -eu
 
