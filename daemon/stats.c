@@ -39,8 +39,8 @@
  *   routes_rejected ROUTE records the kernel refused, route_failures
  *   grants skipped as the credit could not be charged. faults counts
  *   what bus1d --fault did (struct FaultCounts in fault.h; all 0 without
- *   faults), so tests can prove their fault fired. Keys added later come
- *   last, for readers that match the document as text.
+ *   faults), so tests can prove their fault fired. Readers look members
+ *   up by name (json-c); the order is not part of the format.
  *
  *   SLOT = { "limit", "available", "claimed", "used" }: claimed is what
  *   the user's quotas took, including their reserves; used is what is
