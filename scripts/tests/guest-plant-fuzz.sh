@@ -10,9 +10,9 @@
 # with ENXIO), which the healthy engine fuzz-ioctl expects never causes,
 # so fuzz-ioctl must exit nonzero with a FAIL line naming that errno.
 # Exits 0 iff it did. Either way it leaves the module loaded and a normal
-# engine running: the aborted engine may have exited on its own, so it is
-# reaped with `guest-engine.sh kill` (`stop` where kill does not exist)
-# before a new one starts.
+# engine running: the aborted engine is expected to exit on its own
+# (`guest-engine.sh expect-exit`), is killed if it still runs, and a new
+# one starts.
 
 set -eu
 
@@ -24,10 +24,8 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 restart_engine() {
-	if "$engine" 2>&1 | grep -q kill; then
+	if "$engine" status >/dev/null; then
 		"$engine" kill
-	else
-		"$engine" stop
 	fi
 	"$engine" start
 }
@@ -54,6 +52,7 @@ if ! kill -0 "$pid" 2>/dev/null; then
 fi
 
 echo "plant-fuzz: fuzz-ioctl (pid $pid) is running; aborting the engine through $abort"
+"$engine" expect-exit
 echo 1 >"$abort"
 for ((i = 0; i < 300; i++)); do
 	kill -0 "$pid" 2>/dev/null || break
