@@ -40,19 +40,6 @@ static void on_sigusr1(int sig)
 	atomic_fetch_add(&n_handled, 1);
 }
 
-static pid_t engine_pid(void)
-{
-	FILE *f = fopen("/run/bus1d.pid", "re");
-	int pid = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
 /* Field 3 of /proc/@path/stat: R, S, D, T, ... or '?'. */
 static char proc_state(const char *path)
 {
@@ -83,7 +70,7 @@ static char thread_state(pid_t tid)
 /* Stops the engine and waits until it is stopped. */
 static void engine_stop(void)
 {
-	pid_t pid = engine_pid();
+	pid_t pid = test_engine_pid();
 	char path[64];
 	int i;
 
@@ -97,7 +84,7 @@ static void engine_stop(void)
 
 static void engine_continue(void)
 {
-	pid_t pid = engine_pid();
+	pid_t pid = test_engine_pid();
 
 	if (pid > 0)
 		kill(pid, SIGCONT);

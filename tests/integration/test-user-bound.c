@@ -92,17 +92,6 @@ static bool user_drained(unsigned int uid)
 	return false;
 }
 
-static pid_t engine_pid(void)
-{
-	pid_t pid = -1;
-	FILE *f = fopen("/run/bus1d.pid", "re");
-
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%d", &pid), 1);
-	fclose(f);
-	return pid;
-}
-
 /* Send @n bytes from @fd to @h; the call's result. */
 static int send_bytes(int fd, uint64_t h, size_t n)
 {
@@ -145,7 +134,8 @@ static void test_requests_bound(void **state)
 	}
 	/* IDs in each receiving peer start at 1: the handle is 1 there. */
 	set_param("max_user_requests", MAX_REQUESTS);
-	engine = engine_pid();
+	engine = test_engine_pid();
+	assert_true(engine > 0);
 	assert_int_equal(kill(engine, SIGSTOP), 0);
 
 	for (i = 0; i < N_BLOCKED; ++i) {

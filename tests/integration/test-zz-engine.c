@@ -72,19 +72,6 @@ static void assert_dead(int fd, int other)
 	assert_true(pfd.revents & POLLHUP);
 }
 
-static pid_t engine_pid(void)
-{
-	FILE *f = fopen("/run/bus1d.pid", "re");
-	int pid = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
 /* Waits up to @ms for @pid to exit; returns its status or -1. */
 static int wait_child(pid_t pid, int ms)
 {
@@ -119,7 +106,7 @@ static void test_abandoned_request(void **state)
 	b = test_peer();
 	test_node(a, -1, &node, &own);
 	h = test_handle(a, b, own);
-	engine = engine_pid();
+	engine = test_engine_pid();
 	assert_true(engine > 0);
 
 	assert_int_equal(kill(engine, SIGSTOP), 0);
@@ -162,7 +149,7 @@ static void test_engine_death_inflight(void **state)
 	b = test_peer();
 	test_node(a, -1, &node, &own);
 	h = test_handle(a, b, own);
-	engine = engine_pid();
+	engine = test_engine_pid();
 	assert_true(engine > 0);
 
 	assert_int_equal(kill(engine, SIGSTOP), 0);
@@ -274,7 +261,7 @@ static void test_engine_restart(void **state)
 /* Whatever happened above, leave an engine running for the runner. */
 static int teardown_engine(void **state)
 {
-	pid_t engine = engine_pid();
+	pid_t engine = test_engine_pid();
 
 	(void)state;
 	if (engine > 0)

@@ -285,6 +285,20 @@ void *test_bad_ptr(void)
 	return bad;
 }
 
+/* The running engine's PID (guest-engine.sh writes it), or -1. */
+pid_t test_engine_pid(void)
+{
+	FILE *f = fopen("/run/bus1d.pid", "re");
+	int pid = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
 pid_t test_fork(void)
 {
 	pid_t pid;

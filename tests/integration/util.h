@@ -81,6 +81,7 @@ struct test_slot test_json_slot(struct json_object *doc, unsigned int uid,
 				const char *slot);
 
 void *test_bad_ptr(void);
+pid_t test_engine_pid(void);
 pid_t test_fork(void);
 void test_child_exit(bool ok);
 void test_join(pid_t pid);
